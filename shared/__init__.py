@@ -1,0 +1,1 @@
+"""Nazar platform library: event store, relay, projections, config, auth, logging."""

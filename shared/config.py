@@ -1,0 +1,72 @@
+"""Configuration from the environment, with safe local defaults.
+
+Every process reads the same variables; nothing secret is committed. Locally the token
+secret is generated once into var/ (ignored by git) so that `make token` and the running
+gateway agree without anyone setting it.
+"""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("NAZAR_VAR_DIR", ROOT / "var"))
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_MONGO_PORT = 27117
+DEFAULT_GATEWAY_PORT = 8000
+
+
+def amqp_uri():
+    return os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
+
+
+def mongo_uri():
+    """The MongoDB URI; the launcher sets it to the embedded mongod when none is given."""
+    return os.environ.get("MONGO_URI") or (
+        f"mongodb://127.0.0.1:{mongo_port()}/?replicaSet=nazar&directConnection=true")
+
+
+def mongo_port():
+    return int(os.environ.get("NAZAR_MONGO_PORT", DEFAULT_MONGO_PORT))
+
+
+def database_name(service):
+    """Each service owns one database; the prefix isolates test runs and deployments."""
+    return os.environ.get("NAZAR_DB_PREFIX", "nazar_") + service
+
+
+def gateway_port():
+    return int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT))
+
+
+def gateway_host():
+    return os.environ.get("GATEWAY_HOST", "127.0.0.1")
+
+
+def default_phone_region():
+    """Region used to read phone numbers written without a country code."""
+    return os.environ.get("NAZAR_PHONE_REGION", "KG")
+
+
+def token_secret():
+    secret = os.environ.get("NAZAR_TOKEN_SECRET")
+    if secret:
+        return secret
+    path = VAR / "token_secret"
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def nameko_config(**overrides):
+    config = {
+        "AMQP_URI": amqp_uri(),
+        "serializer": "json",
+        "max_workers": int(os.environ.get("NAZAR_MAX_WORKERS", 50)),
+        "WEB_SERVER_ADDRESS": f"{gateway_host()}:{gateway_port()}",
+    }
+    config.update(overrides)
+    return config
