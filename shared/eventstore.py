@@ -1,0 +1,307 @@
+"""The event store: an append-only log of events per service, in the service's MongoDB.
+
+Each service owns one `events` collection (the outbox too: the relay publishes from it).
+A document is one event: `_id` (event id), `stream_id`, `version` (1, 2, ... within the
+stream), `position` (1, 2, ... across the whole service, gap-free), `type`,
+`schema_version`, `data` and `metadata` (actor, correlation id, causation id, channel,
+occurred_at).
+
+Appends are group-committed: callers hand their command's events to one committer thread,
+which writes everything waiting in a single transaction. A transaction per command that
+bumps the shared position counter collapses under concurrency (write conflicts on the
+counter); one transaction per batch does not. The counter still serializes commits, so a
+reader never sees position n+1 before position n is visible.
+"""
+import logging
+import queue
+import threading
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+log = logging.getLogger(__name__)
+
+ANY = -1
+"""Expected version that accepts whatever the stream holds."""
+NO_STREAM = 0
+"""Expected version of a stream that must not exist yet."""
+
+_MAX_BATCH = 500
+_MAX_ATTEMPTS = 10
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since the command read it: reload and decide again."""
+
+    def __init__(self, stream_id, expected, actual):
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, expected {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: dict
+    schema_version: int = 1
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    id: str
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    data: dict
+    metadata: dict = field(default_factory=dict)
+
+
+class Recorded(list):
+    """The events of one append, as stored; `duplicate` is true when an earlier
+    command with the same idempotency key had recorded them and nothing was written."""
+
+    def __init__(self, events, duplicate=False):
+        super().__init__(events)
+        self.duplicate = duplicate
+
+
+class Upcasters:
+    """Functions that lift old event payloads to the current schema version, so old
+    events still load after a schema changes: register(type, from_version, fn)."""
+
+    def __init__(self):
+        self._steps = {}
+
+    def register(self, event_type, from_version, fn):
+        self._steps[(event_type, from_version)] = fn
+
+    def upcast(self, event_type, schema_version, data):
+        while (event_type, schema_version) in self._steps:
+            data = self._steps[(event_type, schema_version)](data)
+            schema_version += 1
+        return schema_version, data
+
+
+@dataclass
+class _Append:
+    stream_id: str
+    expected_version: int
+    events: list
+    metadata: dict
+    idempotency_key: str | None
+    future: Future = field(default_factory=Future)
+
+
+class EventStore:
+    """Append to and read from one service's log.
+
+    `db` is a pymongo Database on a replica set (transactions are required).
+    """
+
+    def __init__(self, db, upcasters=None):
+        self.db = db
+        self.client = db.client
+        self.events = db["events"]
+        self.counters = db["counters"]
+        self.commands = db["commands"]
+        self.upcasters = upcasters or Upcasters()
+        self._queue = queue.Queue()
+        self._committer = None
+        self._lock = threading.Lock()
+
+    def ensure_indexes(self):
+        self.events.create_index(
+            [("stream_id", ASCENDING), ("version", ASCENDING)], unique=True)
+        self.events.create_index([("position", ASCENDING)], unique=True)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(self, stream_id, expected_version, events, metadata=None,
+               idempotency_key=None):
+        """Append one command's events atomically; returns them as recorded.
+
+        Raises ConcurrencyError when the stream is not at `expected_version` (ANY skips
+        the check). With an `idempotency_key` seen before, nothing is written and the
+        events recorded the first time are returned, marked `duplicate`.
+        """
+        if not events:
+            raise ValueError("append needs at least one event")
+        request = _Append(stream_id, expected_version, list(events),
+                          dict(metadata or {}), idempotency_key)
+        self._ensure_committer()
+        self._queue.put(request)
+        return request.future.result()
+
+    def close(self):
+        with self._lock:
+            if self._committer is not None:
+                self._queue.put(None)
+                self._committer.join()
+                self._committer = None
+
+    def _ensure_committer(self):
+        if self._committer is None:
+            with self._lock:
+                if self._committer is None:
+                    self._committer = threading.Thread(
+                        target=self._commit_loop, name="eventstore-committer", daemon=True)
+                    self._committer.start()
+
+    def _commit_loop(self):
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            # Whatever queued up while the previous transaction ran goes in this one.
+            while len(batch) < _MAX_BATCH:
+                try:
+                    request = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if request is None:
+                    self._queue.put(None)
+                    break
+                batch.append(request)
+            self._commit(batch)
+
+    def _commit(self, batch):
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                with self.client.start_session() as session:
+                    outcomes = session.with_transaction(
+                        lambda s: self._write(batch, s))
+                break
+            except DuplicateKeyError:
+                # Another process wrote the same stream version or idempotency key after
+                # our snapshot; the next attempt sees it and answers that request alone.
+                log.debug("append batch clashed, retrying (attempt %d)", attempt + 1)
+            except Exception as exc:  # the committer must outlive any one bad batch
+                if len(batch) > 1:
+                    # One bad command (say, an event too large to store) must not fail
+                    # the others that happened to share its transaction.
+                    for request in batch:
+                        self._commit([request])
+                    return
+                batch[0].future.set_exception(exc)
+                return
+        else:
+            exc = RuntimeError("append batch kept clashing; giving up")
+            for request in batch:
+                request.future.set_exception(exc)
+            return
+        for request, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                request.future.set_exception(outcome)
+            else:
+                request.future.set_result(outcome)
+
+    def _write(self, batch, session):
+        """Decide each request against the current heads, then write the accepted ones.
+
+        Runs inside a transaction and may be re-run by with_transaction on a transient
+        conflict, so it keeps no state outside its return value.
+        """
+        keys = [r.idempotency_key for r in batch if r.idempotency_key]
+        seen = {}
+        if keys:
+            for doc in self.commands.find({"_id": {"$in": keys}}, session=session):
+                seen[doc["_id"]] = doc["event_ids"]
+        heads = self._stream_heads({r.stream_id for r in batch}, session)
+
+        now = datetime.now(timezone.utc)
+        outcomes, docs, commands, pending_keys = [], [], [], {}
+        for request in batch:
+            key = request.idempotency_key
+            if key in seen or key in pending_keys:
+                outcomes.append((seen.get(key) or pending_keys[key], True))
+                continue
+            head = heads.get(request.stream_id, 0)
+            if request.expected_version not in (ANY, head):
+                outcomes.append(ConcurrencyError(
+                    request.stream_id, request.expected_version, head))
+                continue
+            metadata = {"occurred_at": now, **request.metadata}
+            new_docs = [{
+                "_id": str(uuid.uuid4()),
+                "stream_id": request.stream_id,
+                "version": head + i,
+                "type": event.type,
+                "schema_version": event.schema_version,
+                "data": event.data,
+                "metadata": metadata,
+            } for i, event in enumerate(request.events, start=1)]
+            heads[request.stream_id] = head + len(new_docs)
+            docs.extend(new_docs)
+            event_ids = [d["_id"] for d in new_docs]
+            outcomes.append((event_ids, False))
+            if key:
+                pending_keys[key] = event_ids
+                commands.append({"_id": key, "event_ids": event_ids, "at": now})
+
+        if docs:
+            last = self.counters.find_one_and_update(
+                {"_id": "position"}, {"$inc": {"value": len(docs)}}, upsert=True,
+                return_document=ReturnDocument.AFTER, session=session)["value"]
+            for position, doc in enumerate(docs, start=last - len(docs) + 1):
+                doc["position"] = position
+            self.events.insert_many(docs, ordered=True, session=session)
+        if commands:
+            self.commands.insert_many(commands, ordered=True, session=session)
+
+        by_id = {d["_id"]: d for d in docs}
+        # Requests answered from an earlier command get its events, read in this snapshot.
+        replayed = [i for o in outcomes if not isinstance(o, Exception)
+                    for i in o[0] if i not in by_id]
+        if replayed:
+            by_id.update((d["_id"], d) for d in self.events.find(
+                {"_id": {"$in": replayed}}, session=session))
+        return [o if isinstance(o, Exception)
+                else Recorded([self._recorded(by_id[i]) for i in o[0]], duplicate=o[1])
+                for o in outcomes]
+
+    def _stream_heads(self, stream_ids, session):
+        # $sort + $group/$first on the (stream_id, version) index is a distinct scan:
+        # one index entry per stream, however long the stream is.
+        pipeline = [
+            {"$match": {"stream_id": {"$in": list(stream_ids)}}},
+            {"$sort": {"stream_id": ASCENDING, "version": DESCENDING}},
+            {"$group": {"_id": "$stream_id", "version": {"$first": "$version"}}},
+        ]
+        return {d["_id"]: d["version"]
+                for d in self.events.aggregate(pipeline, session=session)}
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read_stream(self, stream_id, after_version=0):
+        cursor = self.events.find(
+            {"stream_id": stream_id, "version": {"$gt": after_version}}
+        ).sort("version", ASCENDING)
+        return [self._recorded(doc) for doc in cursor]
+
+    def read_all(self, after_position=0, limit=1000):
+        """Events with a position above `after_position`, in order, at most `limit`."""
+        cursor = self.events.find(
+            {"position": {"$gt": after_position}}
+        ).sort("position", ASCENDING).limit(limit)
+        return [self._recorded(doc) for doc in cursor]
+
+    def last_position(self):
+        doc = self.counters.find_one({"_id": "position"})
+        return doc["value"] if doc else 0
+
+    def _recorded(self, doc):
+        schema_version, data = self.upcasters.upcast(
+            doc["type"], doc["schema_version"], doc["data"])
+        return RecordedEvent(
+            id=doc["_id"], stream_id=doc["stream_id"], version=doc["version"],
+            position=doc["position"], type=doc["type"], schema_version=schema_version,
+            data=data, metadata=doc["metadata"])

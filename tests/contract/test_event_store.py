@@ -1,0 +1,99 @@
+"""The event store's contract, against the real mongod."""
+import subprocess
+import sys
+
+import eventlet
+import pytest
+
+from shared.config import ROOT
+from shared.eventstore import ANY, NO_STREAM, ConcurrencyError, NewEvent, Upcasters
+
+
+def event(n, type="Happened"):
+    return NewEvent(type, {"n": n})
+
+
+def test_appends_and_reads_a_stream(store):
+    recorded = store.append("s-1", NO_STREAM, [event(1), event(2)],
+                            metadata={"actor": "tester", "correlation_id": "c-1"})
+    assert [(e.version, e.position) for e in recorded] == [(1, 1), (2, 2)]
+    assert recorded[0].metadata["actor"] == "tester"
+    assert recorded[0].metadata["occurred_at"].tzinfo is not None
+    store.append("s-1", 2, [event(3)])
+    assert [e.data["n"] for e in store.read_stream("s-1")] == [1, 2, 3]
+    assert [e.data["n"] for e in store.read_stream("s-1", after_version=2)] == [3]
+
+
+def test_version_clash_raises_the_concurrency_error(store):
+    store.append("s-1", NO_STREAM, [event(1)])
+    with pytest.raises(ConcurrencyError) as clash:
+        store.append("s-1", NO_STREAM, [event(2)])
+    assert (clash.value.expected, clash.value.actual) == (0, 1)
+    with pytest.raises(ConcurrencyError):
+        store.append("s-1", 5, [event(2)])
+    assert len(store.read_stream("s-1")) == 1
+    assert store.append("s-1", ANY, [event(2)])[0].version == 2
+
+
+def test_a_multi_event_append_is_all_or_nothing(store):
+    store.append("s-1", NO_STREAM, [event(1)])
+    unstorable = NewEvent("Broken", {"value": object()})
+    with pytest.raises(Exception):
+        store.append("s-2", NO_STREAM, [event(1), unstorable])
+    assert store.read_stream("s-2") == []
+    assert store.last_position() == 1
+    assert store.append("s-2", NO_STREAM, [event(1)])[0].position == 2
+
+
+def test_a_bad_command_does_not_fail_the_others_in_its_batch(store):
+    pool = eventlet.GreenPool()
+    good = [pool.spawn(store.append, f"good-{i}", NO_STREAM, [event(i)]) for i in range(50)]
+    bad = pool.spawn(store.append, "bad", NO_STREAM, [NewEvent("Broken", {"v": object()})])
+    stale = pool.spawn(store.append, "good-0", 7, [event(0)])
+    assert all(len(g.wait()) == 1 for g in good)
+    with pytest.raises(Exception):
+        bad.wait()
+    with pytest.raises(ConcurrencyError):
+        stale.wait()
+    assert sorted(e.position for e in store.read_all(0)) == list(range(1, 51))
+
+
+def test_an_idempotency_key_records_a_command_once(store):
+    first = store.append("s-1", NO_STREAM, [event(1)], idempotency_key="client:k-1")
+    again = store.append("s-other", NO_STREAM, [event(1)], idempotency_key="client:k-1")
+    assert not first.duplicate and again.duplicate
+    assert [e.id for e in again] == [e.id for e in first]
+    assert store.read_stream("s-other") == []
+    assert store.last_position() == 1
+
+
+def test_reads_everything_from_a_position(store):
+    for i in range(10):
+        store.append(f"s-{i % 3}", ANY, [event(i)])
+    assert [e.position for e in store.read_all(4, limit=3)] == [5, 6, 7]
+    assert [e.data["n"] for e in store.read_all(8)] == [8, 9]
+
+
+def test_positions_are_gap_free_and_unique_under_two_appending_processes(store, mongo_uri):
+    count = 300
+    appenders = [subprocess.Popen(
+        [sys.executable, "-m", "tests.contract.appender", mongo_uri, store.db.name,
+         name, str(count)], cwd=ROOT) for name in ("a", "b")]
+    for p in appenders:
+        assert p.wait(timeout=120) == 0
+    positions = [e.position for e in store.read_all(0, limit=10_000)]
+    assert positions == list(range(1, 2 * count + 1))
+    assert {e.data["by"] for e in store.read_all(0, limit=10_000)} == {"a", "b"}
+
+
+def test_old_events_are_upcast_on_read(db):
+    from shared.eventstore import EventStore
+    upcasters = Upcasters()
+    upcasters.register("Renamed", 1, lambda d: {"full_name": d["name"]})
+    old = EventStore(db)
+    old.append("s-1", NO_STREAM, [NewEvent("Renamed", {"name": "Aida"})])
+    old.close()
+    current = EventStore(db, upcasters)
+    [loaded] = current.read_stream("s-1")
+    assert (loaded.schema_version, loaded.data) == (2, {"full_name": "Aida"})
+    current.close()
