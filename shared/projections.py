@@ -1,0 +1,234 @@
+"""Read models built from events.
+
+A Projection says, for each event type it handles, which writes to make: pymongo
+operations (UpdateOne, InsertOne, ...) per collection. It never reads or writes the
+database itself, so the same projection is fed from the service's own log by the
+ProjectionRunner (in order, from a checkpoint) or from another service's events over
+the broker through an Inbox (idempotent by event id), and is rebuilt by replaying the log.
+"""
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.lease import Lease
+
+log = logging.getLogger(__name__)
+
+
+def handles(event_type):
+    """Marks a Projection method as the handler of `event_type`."""
+    def mark(method):
+        method.handles_event = event_type
+        return method
+    return mark
+
+
+class Projection:
+    """Subclasses set `name` and `collections` and mark handlers with @handles; a
+    handler takes a RecordedEvent and returns a list of (collection, operation)."""
+
+    name = None
+    collections = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {
+            method.handles_event: method
+            for method in vars(cls).values() if hasattr(method, "handles_event")
+        }
+
+    def indexes(self):
+        """{collection: [IndexModel, ...]} for the read model's queries."""
+        return {}
+
+    def writes(self, event):
+        handler = self._handlers.get(event.type)
+        return handler(self, event) if handler else []
+
+
+class _Superseded(Exception):
+    """Another runner moved the checkpoint, or a rebuild paused this one."""
+
+
+def _write(db, writes, session, rename=lambda c: c):
+    """Make (collection, operation) writes, one ordered bulk write per collection."""
+    ops = defaultdict(list)
+    for collection, op in writes:
+        ops[collection].append(op)
+    for collection, batch in ops.items():
+        db[rename(collection)].bulk_write(batch, ordered=True, session=session)
+
+
+def _bulk_write(db, projection, events, session, rename=lambda c: c):
+    _write(db, [w for event in events for w in projection.writes(event)], session, rename)
+
+
+def _create_indexes(db, projection, rename=lambda c: c):
+    for collection, models in projection.indexes().items():
+        if models:
+            db[rename(collection)].create_indexes(models)
+
+
+class ProjectionRunner:
+    """Applies a service's own log to a projection, batch by batch, storing the
+    checkpoint in the same transaction as the batch's writes."""
+
+    def __init__(self, store, projection, batch_size=1000):
+        self.store = store
+        self.db = store.db
+        self.projection = projection
+        self.batch_size = batch_size
+        self.checkpoints = self.db["checkpoints"]
+        self.checkpoint_id = f"projection:{projection.name}"
+        self.lease = Lease(self.db, self.checkpoint_id)
+
+    def setup(self):
+        _create_indexes(self.db, self.projection)
+        try:
+            self.checkpoints.insert_one({"_id": self.checkpoint_id, "position": 0})
+        except DuplicateKeyError:
+            pass  # set up before
+
+    @property
+    def checkpoint(self):
+        doc = self.checkpoints.find_one({"_id": self.checkpoint_id})
+        return doc["position"] if doc else 0
+
+    def run_once(self):
+        """Apply the next batch; returns how many events it applied."""
+        doc = self.checkpoints.find_one({"_id": self.checkpoint_id})
+        if _paused(doc):
+            return 0
+        events = self.store.read_all(doc["position"], limit=self.batch_size)
+        if not events:
+            return 0
+
+        def apply(session):
+            _bulk_write(self.db, self.projection, events, session)
+            moved = self.checkpoints.update_one(
+                {"_id": self.checkpoint_id, "position": doc["position"],
+                 "paused_until": {"$not": {"$gt": datetime.now(timezone.utc)}}},
+                {"$set": {"position": events[-1].position}}, session=session)
+            if moved.matched_count != 1:
+                raise _Superseded()
+
+        try:
+            with self.db.client.start_session() as session:
+                session.with_transaction(apply)
+        except _Superseded:
+            return 0
+        return len(events)
+
+    def run_until_caught_up(self):
+        while self.run_once():
+            pass
+
+    def run(self, should_stop, idle=0.05):
+        self.setup()
+        while not should_stop():
+            try:
+                applied = self.run_once() if self.lease.acquire() else 0
+            except Exception:
+                log.exception("projection %s failed; retrying from its checkpoint",
+                              self.projection.name)
+                applied = 0
+                time.sleep(1)
+            if not applied:
+                time.sleep(idle)
+        self.lease.release()
+
+    def rebuild(self, pause=timedelta(seconds=60)):
+        """Replays the whole log into shadow collections, then swaps them in.
+
+        Queries keep reading the old read model until the swap; the live runner is
+        paused only for the last catch-up and the renames.
+        """
+        shadow = _Shadow(self)
+        shadow.catch_up()
+        self.setup()
+        self.checkpoints.update_one(
+            {"_id": self.checkpoint_id},
+            {"$set": {"paused_until": datetime.now(timezone.utc) + pause}})
+        # Any live transaction that commits from here on fails its checkpoint check.
+        position = shadow.catch_up()
+        for collection in self.projection.collections:
+            self.db[shadow.name(collection)].rename(collection, dropTarget=True)
+        self.checkpoints.update_one(
+            {"_id": self.checkpoint_id},
+            {"$set": {"position": position}, "$unset": {"paused_until": ""}})
+        self.checkpoints.delete_one({"_id": shadow.checkpoint_id})
+        return position
+
+
+class _Shadow:
+    """The collections a rebuild writes before they replace the live ones."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.checkpoint_id = f"{runner.checkpoint_id}:rebuild"
+        db, projection = runner.db, runner.projection
+        for collection in projection.collections:
+            db.drop_collection(self.name(collection))
+            # An empty shadow still has to exist for the rename that swaps it in.
+            db.create_collection(self.name(collection))
+        _create_indexes(db, projection, self.name)
+        runner.checkpoints.replace_one(
+            {"_id": self.checkpoint_id}, {"position": 0}, upsert=True)
+
+    def name(self, collection):
+        return f"{collection}__rebuild"
+
+    def catch_up(self):
+        runner = self.runner
+        position = runner.checkpoints.find_one({"_id": self.checkpoint_id})["position"]
+        while True:
+            events = runner.store.read_all(position, limit=runner.batch_size)
+            if not events:
+                return position
+            position = events[-1].position
+
+            def apply(session, events=events, position=position):
+                _bulk_write(runner.db, runner.projection, events, session, self.name)
+                runner.checkpoints.update_one(
+                    {"_id": self.checkpoint_id}, {"$set": {"position": position}},
+                    session=session)
+
+            with runner.db.client.start_session() as session:
+                session.with_transaction(apply)
+
+
+def _paused(checkpoint):
+    until = checkpoint.get("paused_until")
+    return until is not None and until > datetime.now(timezone.utc)
+
+
+class Inbox:
+    """Makes a broker event handler idempotent: the event id is recorded in the same
+    transaction as the handler's writes, so a redelivered event changes nothing."""
+
+    def __init__(self, db, consumer):
+        self.db = db
+        self.consumer = consumer
+        self.inbox = db["inbox"]
+
+    def apply(self, event, writes):
+        """Make `writes` ((collection, operation) pairs) for `event` unless it was
+        already handled; returns False for a duplicate."""
+        def record_and_write(session):
+            self.inbox.insert_one(
+                {"_id": f"{self.consumer}:{event.id}", "position": event.position,
+                 "at": datetime.now(timezone.utc)}, session=session)
+            _write(self.db, writes, session)
+
+        try:
+            with self.db.client.start_session() as session:
+                session.with_transaction(record_and_write)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def apply_projection(self, projection, event):
+        return self.apply(event, projection.writes(event))

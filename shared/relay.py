@@ -1,0 +1,108 @@
+"""The relay: publishes the service's stored events to RabbitMQ, at least once.
+
+The events collection is the outbox. The relay reads from its durable checkpoint,
+publishes a batch inside an AMQP transaction (one round trip per batch: the broker has
+taken every message once tx.commit returns), and only then moves the checkpoint. A crash
+anywhere in between republishes from the old checkpoint; consumers skip what they saw.
+"""
+import json
+import logging
+import time
+
+from kombu import Connection, Exchange, Producer
+
+from shared.envelope import exchange_name, to_envelope
+from shared.lease import Lease
+
+log = logging.getLogger(__name__)
+
+
+def event_exchange(service):
+    # Declared exactly as nameko's EventDispatcher declares it, so nameko
+    # @event_handler consumers and partners bind to the same exchange.
+    return Exchange(exchange_name(service), type="topic", durable=True,
+                    delivery_mode="persistent")
+
+
+class AmqpPublisher:
+    """Publishes envelopes to `<service>.events`, a batch per AMQP transaction."""
+
+    def __init__(self, amqp_uri, service):
+        self.amqp_uri = amqp_uri
+        self.exchange = event_exchange(service)
+        self._connection = None
+        self._producer = None
+
+    def publish(self, envelopes):
+        try:
+            self._publish(envelopes)
+        except Exception:
+            self.close()  # start from a fresh connection next time
+            raise
+
+    def _publish(self, envelopes):
+        producer = self._ensure_producer()
+        for envelope in envelopes:
+            producer.publish(
+                json.dumps(envelope), routing_key=envelope["type"],
+                content_type="application/json", content_encoding="utf-8",
+                message_id=envelope["id"],
+                headers={"nameko.correlation_id": envelope["correlationid"] or ""},
+                retry=False)
+        producer.channel.tx_commit()
+
+    def _ensure_producer(self):
+        if self._producer is None:
+            self._connection = Connection(self.amqp_uri, heartbeat=0)
+            channel = self._connection.channel()
+            channel.tx_select()
+            self.exchange(channel).declare()
+            self._producer = Producer(channel, exchange=self.exchange)
+        return self._producer
+
+    def close(self):
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # already broken; nothing left to release
+                log.debug("closing a broken AMQP connection", exc_info=True)
+        self._connection = self._producer = None
+
+
+class Relay:
+    def __init__(self, service, store, publisher, batch_size=1000):
+        self.service = service
+        self.store = store
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.checkpoints = store.db["checkpoints"]
+        self.lease = Lease(store.db, "relay")
+
+    @property
+    def checkpoint(self):
+        doc = self.checkpoints.find_one({"_id": "relay"})
+        return doc["position"] if doc else 0
+
+    def run_once(self):
+        """Publish the next batch; returns how many events went out."""
+        events = self.store.read_all(self.checkpoint, limit=self.batch_size)
+        if not events:
+            return 0
+        self.publisher.publish([to_envelope(self.service, e) for e in events])
+        self.checkpoints.update_one(
+            {"_id": "relay"}, {"$set": {"position": events[-1].position}}, upsert=True)
+        return len(events)
+
+    def run(self, should_stop, idle=0.05):
+        """Relay until should_stop() is true; sleeps `idle` seconds when caught up."""
+        while not should_stop():
+            try:
+                published = self.run_once() if self.lease.acquire() else 0
+            except Exception:
+                log.exception("relay failed; retrying from its checkpoint")
+                published = 0
+                time.sleep(1)
+            if not published:
+                time.sleep(idle)
+        self.lease.release()
+        self.publisher.close()

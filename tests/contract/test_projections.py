@@ -1,0 +1,134 @@
+"""Projections: checkpoint with the writes, idempotent consumers, rebuild equals live."""
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from kombu import Connection, Queue
+from pymongo import UpdateOne
+
+from shared.envelope import from_envelope, to_envelope
+from shared.eventstore import ANY, NewEvent
+from shared.projections import Inbox, Projection, ProjectionRunner, handles
+from shared.relay import AmqpPublisher, event_exchange
+
+
+class Tally(Projection):
+    """Counts votes per candidate with $inc: not idempotent by itself, so any double
+    application shows."""
+
+    name = "tally"
+    collections = ("tally", "voters")
+
+    @handles("VoteCounted")
+    def counted(self, event):
+        return [
+            ("tally", UpdateOne({"_id": event.data["candidate"]},
+                                {"$inc": {"votes": event.data["votes"]}}, upsert=True)),
+            ("voters", UpdateOne({"_id": event.stream_id},
+                                 {"$set": {"last": event.data["candidate"]}}, upsert=True)),
+        ]
+
+
+def count_votes(store, n, start=0):
+    for i in range(start, start + n):
+        store.append(f"station-{i % 7}", ANY,
+                     [NewEvent("VoteCounted", {"candidate": f"c{i % 3}", "votes": i})])
+
+
+def tally(db, collection="tally"):
+    return {d["_id"]: d["votes"] for d in db[collection].find()}
+
+
+def expected(n):
+    totals = {}
+    for i in range(n):
+        totals[f"c{i % 3}"] = totals.get(f"c{i % 3}", 0) + i
+    return totals
+
+
+def test_runner_applies_the_log_once_and_stores_its_checkpoint(store, db):
+    count_votes(store, 25)
+    runner = ProjectionRunner(store, Tally(), batch_size=10)
+    runner.setup()
+    runner.run_until_caught_up()
+    assert runner.checkpoint == 25
+    # A second runner (another instance, or this one after a restart) applies nothing again.
+    other = ProjectionRunner(store, Tally())
+    other.setup()
+    other.run_until_caught_up()
+    assert tally(db) == expected(25)
+
+
+class Interleaved(Tally):
+    """Runs `meanwhile` once, in the middle of the runner's transaction."""
+
+    def __init__(self, meanwhile):
+        self.meanwhile = meanwhile
+
+    def writes(self, event):
+        if self.meanwhile:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return super().writes(event)
+
+
+def test_a_runner_whose_checkpoint_moved_underneath_it_commits_nothing(store, db):
+    count_votes(store, 5)
+    fast = ProjectionRunner(store, Tally())
+    fast.setup()
+    slow = ProjectionRunner(store, Interleaved(fast.run_until_caught_up))
+    assert slow.run_once() == 0
+    assert tally(db) == expected(5)
+    assert fast.checkpoint == 5
+
+
+def test_a_redelivered_event_changes_a_projection_once(store, db, amqp_uri):
+    count_votes(store, 1)
+    [event] = store.read_all(0)
+    inbox = Inbox(db, "tally-consumer")
+    with Connection(amqp_uri) as connection:
+        queue = Queue(f"inbox-test-{uuid.uuid4().hex[:8]}", event_exchange("inboxtest"),
+                      routing_key="#", auto_delete=True)
+        queue(connection.channel()).declare()
+        publisher = AmqpPublisher(amqp_uri, "inboxtest")
+        envelope = to_envelope("inboxtest", event)
+        publisher.publish([envelope, envelope])  # the broker redelivers it
+        publisher.close()
+        consumer = connection.SimpleQueue(queue)
+        applied = []
+        for _ in range(2):
+            message = consumer.get(timeout=5)
+            applied.append(inbox.apply_projection(Tally(), from_envelope(
+                json.loads(message.body))))
+            message.ack()
+        consumer.close()
+    assert applied == [True, False]
+    assert tally(db) == {"c0": 0} and db["voters"].count_documents({}) == 1
+
+
+def test_a_rebuilt_projection_equals_the_live_one(store, db):
+    count_votes(store, 40)
+    live = ProjectionRunner(store, Tally(), batch_size=7)
+    live.setup()
+    live.run_until_caught_up()
+    before = tally(db), sorted(db["voters"].find(), key=lambda d: d["_id"])
+
+    db["tally"].update_one({"_id": "c0"}, {"$inc": {"votes": 1000}})  # a corrupted model
+    assert live.rebuild() == 40
+    assert (tally(db), sorted(db["voters"].find(), key=lambda d: d["_id"])) == before
+
+    count_votes(store, 3, start=40)  # the live runner carries on from the rebuilt position
+    live.run_until_caught_up()
+    assert tally(db) == expected(43)
+    assert "tally__rebuild" not in db.list_collection_names()
+
+
+def test_a_paused_runner_waits_for_the_rebuild(store, db):
+    count_votes(store, 3)
+    runner = ProjectionRunner(store, Tally())
+    runner.setup()
+    db["checkpoints"].update_one(
+        {"_id": runner.checkpoint_id},
+        {"$set": {"paused_until": datetime.now(timezone.utc) + timedelta(seconds=30)}})
+    assert runner.run_once() == 0
+    assert tally(db) == {}

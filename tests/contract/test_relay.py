@@ -1,0 +1,77 @@
+"""The relay publishes the log to RabbitMQ at least once, resuming from its checkpoint."""
+import json
+import uuid
+
+import pytest
+from kombu import Connection, Queue
+
+from shared.eventstore import ANY, NewEvent
+from shared.relay import AmqpPublisher, Relay, event_exchange
+
+SERVICE = "relaytest"
+
+
+@pytest.fixture
+def bound_queue(amqp_uri):
+    """A queue bound to every event of the test service, as a partner would bind one."""
+    with Connection(amqp_uri) as connection:
+        queue = Queue(f"relay-test-{uuid.uuid4().hex[:8]}", event_exchange(SERVICE),
+                      routing_key="#", auto_delete=True)
+        queue(connection.channel()).declare()
+        yield connection, queue
+
+
+def drain(connection, queue):
+    messages = []
+    simple = connection.SimpleQueue(queue)
+    while True:
+        try:
+            message = simple.get(timeout=0.5)
+        except simple.Empty:
+            break
+        messages.append((message.delivery_info["routing_key"], json.loads(message.body)))
+        message.ack()
+    simple.close()
+    return messages
+
+
+class CrashAfterPublish(AmqpPublisher):
+    """Publishes, then dies before the relay can move its checkpoint."""
+
+    def publish(self, envelopes):
+        super().publish(envelopes)
+        raise SystemExit("crash between publish and checkpoint")
+
+
+def test_publishes_envelopes_by_event_type(store, amqp_uri, bound_queue):
+    store.append("obs-1", ANY, [NewEvent("ObserverRegistered", {"name": "Aida"})],
+                 metadata={"correlation_id": "corr-1", "actor": "u-1"})
+    relay = Relay(SERVICE, store, AmqpPublisher(amqp_uri, SERVICE))
+    assert relay.run_once() == 1
+    [(routing_key, envelope)] = drain(*bound_queue)
+    assert routing_key == "ObserverRegistered"
+    assert envelope["type"] == "ObserverRegistered"
+    assert envelope["source"] == f"nazar/{SERVICE}"
+    assert envelope["specversion"] == "1.0"
+    assert (envelope["subject"], envelope["position"]) == ("obs-1", 1)
+    assert envelope["correlationid"] == "corr-1"
+    assert envelope["data"] == {"name": "Aida"}
+    assert relay.checkpoint == 1
+
+
+def test_events_written_while_the_relay_was_down_go_out_after_restart(
+        store, amqp_uri, bound_queue):
+    for i in range(5):
+        store.append(f"s-{i}", ANY, [NewEvent("Happened", {"i": i})])
+    crashing = Relay(SERVICE, store, CrashAfterPublish(amqp_uri, SERVICE), batch_size=3)
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    assert crashing.checkpoint == 0
+
+    restarted = Relay(SERVICE, store, AmqpPublisher(amqp_uri, SERVICE), batch_size=3)
+    while restarted.run_once():
+        pass
+    positions = [envelope["position"] for _, envelope in drain(*bound_queue)]
+    # At least once: the crashed batch arrives twice, nothing is missing.
+    assert positions == [1, 2, 3, 1, 2, 3, 4, 5]
+    assert restarted.checkpoint == 5
