@@ -1,0 +1,42 @@
+"""Who may resolve what: roles per field, and what personal data a viewer sees."""
+import functools
+
+from gateway.errors import FORBIDDEN, GatewayError
+
+COORDINATORS = ("admin", "national_coordinator", "regional_coordinator")
+
+
+def allow(*roles):
+    """Resolver decorator: refuses viewers whose role is not listed."""
+    def decorate(resolver):
+        @functools.wraps(resolver)
+        def wrapper(root, info, **kwargs):
+            if info.context.viewer.role not in roles:
+                raise GatewayError(
+                    FORBIDDEN, f"the {info.context.viewer.role} role may not use "
+                               f"{info.field_name}")
+            return resolver(root, info, **kwargs)
+        return wrapper
+    return decorate
+
+
+def require_region(viewer, region):
+    if not viewer.sees_region(region):
+        raise GatewayError(FORBIDDEN, f"region {region} is outside your scope")
+
+
+def phone_view(viewer, observer):
+    """'full', 'masked' or None: how much of an observer's phones the viewer sees."""
+    if viewer.role in ("admin", "national_coordinator"):
+        return "full"
+    if viewer.role == "regional_coordinator" and viewer.region == observer["region"]:
+        return "full"
+    if viewer.role == "observer" and viewer.observer == observer["id"]:
+        return "full"
+    if viewer.role == "hotline_operator":
+        return "masked"
+    return None
+
+
+def mask_phone(number, visible=3):
+    return number[:4] + "*" * max(len(number) - 4 - visible, 0) + number[-visible:]

@@ -1,0 +1,44 @@
+"""What resolvers see of the request: the viewer, and calls to the services."""
+import logging
+import re
+
+import eventlet
+from nameko.exceptions import RemoteError
+
+from gateway.errors import INTERNAL, SERVICE_UNAVAILABLE, GatewayError
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = 10.0
+
+
+class Context:
+    def __init__(self, viewer, services, timeout=RPC_TIMEOUT):
+        self.viewer = viewer
+        self.services = services
+        self.timeout = timeout
+
+    def call(self, service, method, *args, **kwargs):
+        """An RPC call that fails as a coded GraphQL error, never as a hang."""
+        try:
+            with eventlet.Timeout(self.timeout):
+                return getattr(self.services[service], method)(*args, **kwargs)
+        except eventlet.Timeout:
+            raise GatewayError(SERVICE_UNAVAILABLE,
+                               f"the {service} service did not answer in time")
+        except RemoteError as exc:
+            log.error("%s.%s failed: %s", service, method, exc)
+            raise GatewayError(INTERNAL, f"the {service} service failed; it has been logged")
+
+    def command(self, service, method, payload, idempotency_key=None):
+        """Runs a command; returns (data, errors) with errors shaped as UserError."""
+        reply = self.call(service, method, payload, idempotency_key=idempotency_key)
+        if reply["ok"]:
+            return reply["data"], []
+        return None, [{**e, "field": _camel_path(e.get("field"))} for e in reply["errors"]]
+
+
+def _camel_path(path):
+    if not path:
+        return path
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path)

@@ -1,0 +1,98 @@
+"""The gateway: GraphQL over HTTP for coordinators, operators, trainers and observers.
+It owns no data; resolvers call the services over RPC."""
+import json
+from pathlib import Path
+
+import eventlet
+from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from gateway.context import Context
+from gateway.errors import BAD_REQUEST, UNAUTHENTICATED, GatewayError, error_dict
+from gateway.executor import Executor
+from gateway.schema import schema
+from shared import auth
+from shared.runtime import RequestContext
+
+GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
+SERVICES = ("registry",)
+executor = Executor(schema)
+
+
+class GatewayService:
+    name = "gateway"
+
+    request_context = RequestContext()
+    registry = RpcProxy("registry")
+
+    @http("POST", "/graphql")
+    def graphql(self, request):
+        try:
+            query, variables, operation = _graphql_request(request)
+            viewer = _viewer(request)
+            document = executor.document(query)
+        except GatewayError as exc:
+            code = exc.extensions["code"]
+            status = 401 if code in (UNAUTHENTICATED, "TOKEN_EXPIRED", "TOKEN_INVALID") \
+                else 400
+            return self._json(status, {"errors": [error_dict(code, exc.message)]})
+        # Who acts, and through what, travels with every RPC call into the event log.
+        self.request_context.update(actor=viewer.subject, role=viewer.role,
+                                    channel="graphql")
+        context = Context(viewer, {name: getattr(self, name) for name in SERVICES})
+        return self._json(200, executor.execute(document, variables, operation, context))
+
+    @http("GET", "/graphql")
+    def graphiql(self, request):
+        return Response(GRAPHIQL, mimetype="text/html")
+
+    @http("GET", "/health")
+    def health(self, request):
+        services = {name: _ping(getattr(self, name)) for name in SERVICES}
+        healthy = all(state == "ok" for state in services.values())
+        return self._json(200 if healthy else 503,
+                          {"status": "ok" if healthy else "degraded", "services": services})
+
+    def _json(self, status, body):
+        return Response(json.dumps(body, default=str), status=status,
+                        mimetype="application/json",
+                        headers={RequestContext.HEADER:
+                                 self.request_context["correlation_id"]})
+
+
+def _graphql_request(request):
+    try:
+        body = json.loads(request.get_data(as_text=True))
+    except ValueError:
+        raise GatewayError(BAD_REQUEST, "the body must be JSON: "
+                                        '{"query": "...", "variables": {...}}')
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        raise GatewayError(BAD_REQUEST, 'the body needs a "query" string')
+    variables = body.get("variables") or {}
+    if not isinstance(variables, dict):
+        raise GatewayError(BAD_REQUEST, '"variables" must be an object')
+    operation = body.get("operationName")
+    return body["query"], variables, operation if isinstance(operation, str) else None
+
+
+def _viewer(request):
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise GatewayError(UNAUTHENTICATED,
+                           "send a bearer token: Authorization: Bearer <token>")
+    try:
+        return auth.verify(token.strip())
+    except auth.InvalidToken as exc:
+        raise GatewayError(exc.code, str(exc))
+
+
+def _ping(service, timeout=2.0):
+    try:
+        with eventlet.Timeout(timeout):
+            return "ok" if service.ping() == "pong" else "unexpected answer"
+    except eventlet.Timeout:
+        return "no answer"
+    except Exception as exc:
+        return f"error: {exc}"

@@ -1,0 +1,49 @@
+"""The registry's boundaries: commands it accepts, events it publishes, replies."""
+from marshmallow import Schema, fields, validate, pre_load
+
+from services.registry.domain import LOCALES
+
+REGION_CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$",
+                              error="a region code is 1-16 capital letters, digits, -")
+
+
+class RegisterObserver(Schema):
+    full_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    phones = fields.List(fields.String(validate=validate.Length(min=3, max=32)),
+                         required=True, validate=validate.Length(min=1, max=5))
+    region = fields.String(required=True, validate=REGION_CODE)
+    locale = fields.String(load_default="ru", validate=validate.OneOf(LOCALES))
+    organization_id = fields.String(load_default=None, allow_none=True,
+                                    validate=validate.Length(max=64))
+
+    @pre_load
+    def strip(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("full_name"), str):
+            data = {**data, "full_name": data["full_name"].strip()}
+        return data
+
+
+class ObserverRegisteredData(Schema):
+    """Payload of ObserverRegistered as partners receive it (schema version 1)."""
+    observer_id = fields.String(required=True)
+    full_name = fields.String(required=True)
+    phones = fields.List(fields.String(), required=True)
+    region = fields.String(required=True)
+    locale = fields.String(required=True)
+    organization_id = fields.String(allow_none=True)
+
+
+EVENTS = {"ObserverRegistered": ObserverRegisteredData}
+
+
+class ObserverView(Schema):
+    """An observer as the registry answers for it."""
+    id = fields.String()
+    full_name = fields.String()
+    phones = fields.List(fields.String())
+    region = fields.String()
+    locale = fields.String()
+    organization_id = fields.String(allow_none=True)
+    status = fields.String()
+    registered_at = fields.DateTime()
+    version = fields.Integer()

@@ -1,0 +1,52 @@
+"""Aggregates as plain Python: state rebuilt from past events, decisions that record
+new ones. No I/O here; shared.commands loads and saves them through the event store."""
+import dataclasses
+import re
+
+
+class Aggregate:
+    """Subclasses define `events` (the event dataclasses they emit) and an
+    `on_<snake_case_event_name>` method per event that changes their state."""
+
+    events = ()
+
+    def __init__(self, id):
+        self.id = id
+        self.version = 0
+        self.pending = []
+
+    @classmethod
+    def event_class(cls, name):
+        return {e.__name__: e for e in cls.events}[name]
+
+    @classmethod
+    def replay(cls, id, history):
+        """history: (event_type, data) pairs in stream order."""
+        aggregate = cls(id)
+        for event_type, data in history:
+            aggregate._mutate(cls.event_class(event_type)(**data))
+            aggregate.version += 1
+        return aggregate
+
+    @property
+    def exists(self):
+        return self.version > 0 or bool(self.pending)
+
+    def record(self, event):
+        self._mutate(event)
+        self.pending.append(event)
+
+    def _mutate(self, event):
+        getattr(self, "on_" + _snake(type(event).__name__))(event)
+
+
+def event_type(event):
+    return type(event).__name__
+
+
+def event_data(event):
+    return dataclasses.asdict(event)
+
+
+def _snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -1,0 +1,152 @@
+"""The nameko side of the platform library: dependency providers that give a service
+its event log, its read models and its request context, and the RPC reply contract.
+
+Everything framework-specific lives here, so domain code and the rest of shared/ stay
+plain Python.
+"""
+import functools
+import logging
+import uuid
+
+from marshmallow import ValidationError
+from nameko.extensions import DependencyProvider
+
+from shared import logs
+from shared.errors import Rejected, problems_from_messages
+from shared.eventstore import EventStore
+from shared.mongo import connect, service_database
+from shared.projections import ProjectionRunner
+from shared.relay import AmqpPublisher, Relay
+
+log = logging.getLogger(__name__)
+
+
+class _ServiceDatabase(DependencyProvider):
+    """Opens the container's own database once, closes it when the container stops."""
+
+    def setup(self):
+        self.client = connect()
+        self.db = service_database(self.client, self.container.service_name)
+
+    def stop(self):
+        self.client.close()
+
+
+class EventLog(_ServiceDatabase):
+    """The service's event store, plus the background jobs that follow it: the relay
+    to RabbitMQ and the runners that keep the service's projections current.
+
+    Injects a BoundEventLog that stamps each append with who, why and through what.
+    """
+
+    def __init__(self, projections=(), relay=True):
+        self.projections = projections
+        self.relay = relay
+        self._stopping = False
+
+    def setup(self):
+        super().setup()
+        self.store = EventStore(self.db)
+        self.store.ensure_indexes()
+        self.jobs = [ProjectionRunner(self.store, projection())
+                     for projection in self.projections]
+        if self.relay:
+            self.jobs.append(Relay(
+                self.container.service_name, self.store,
+                AmqpPublisher(self.container.config["AMQP_URI"],
+                              self.container.service_name)))
+
+    def start(self):
+        for job in self.jobs:
+            self.container.spawn_managed_thread(
+                functools.partial(job.run, lambda: self._stopping))
+
+    def stop(self):
+        self._stopping = True
+        self.store.close()
+        super().stop()
+
+    def kill(self):
+        self._stopping = True
+
+    def get_dependency(self, worker_ctx):
+        return BoundEventLog(self.store, command_metadata(worker_ctx))
+
+
+class BoundEventLog:
+    def __init__(self, store, metadata):
+        self.store = store
+        self.metadata = metadata
+
+    def append(self, stream_id, expected_version, events, idempotency_key=None):
+        if idempotency_key:
+            # Keys are the client's: scope them by actor so two clients never collide.
+            idempotency_key = f"{self.metadata.get('actor')}:{idempotency_key}"
+        return self.store.append(stream_id, expected_version, events, self.metadata,
+                                 idempotency_key)
+
+    def read_stream(self, stream_id):
+        return self.store.read_stream(stream_id)
+
+
+class ReadModel(_ServiceDatabase):
+    """Injects `reader(db)`: a small query interface over the service's read models."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def get_dependency(self, worker_ctx):
+        return self.reader(self.db)
+
+
+def command_metadata(worker_ctx):
+    data = worker_ctx.data
+    return {
+        "actor": data.get("actor"),
+        "role": data.get("role"),
+        "channel": data.get("channel"),
+        "correlation_id": data.get("correlation_id"),
+        "causation_id": data.get("causation_id") or worker_ctx.call_id,
+    }
+
+
+class RequestContext(DependencyProvider):
+    """Carries the correlation id through every worker: taken from the incoming
+    RPC/event headers or the HTTP `X-Correlation-Id` header, or minted at the edge,
+    then bound to the worker's log lines and passed on in its RPC calls."""
+
+    HEADER = "X-Correlation-Id"
+
+    def worker_setup(self, worker_ctx):
+        data = worker_ctx.data
+        if not data.get("correlation_id"):
+            request = worker_ctx.args[0] if worker_ctx.args else None
+            header = getattr(request, "headers", {}).get(self.HEADER) if request else None
+            data["correlation_id"] = (header or "")[:100] or str(uuid.uuid4())
+        logs.bind(correlation_id=data["correlation_id"], call_id=worker_ctx.call_id)
+
+    def worker_teardown(self, worker_ctx):
+        logs.clear()
+
+    def get_dependency(self, worker_ctx):
+        return worker_ctx.data
+
+
+def replies(schema=None):
+    """The RPC reply contract of commands: validates the payload with `schema`, turns
+    refusals into {"ok": false, "errors": [...]}, results into {"ok": true, "data"}."""
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, payload, **kwargs):
+            try:
+                if schema is not None:
+                    payload = schema.load(payload)
+                return {"ok": True, "data": method(self, payload, **kwargs)}
+            except ValidationError as exc:
+                problems = problems_from_messages(exc.messages)
+            except Rejected as exc:
+                problems = exc.problems
+            return {"ok": False, "errors": [p.as_dict() for p in problems]}
+        return wrapper
+    return decorate
+

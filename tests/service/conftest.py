@@ -1,0 +1,72 @@
+"""The registry and the gateway as nameko containers on the real broker and mongod."""
+import socket
+import time
+
+import pytest
+import requests
+
+from gateway.service import GatewayService
+from services.registry.service import RegistryService
+from shared import auth, config
+from shared.mongo import connect
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def eventually(check, timeout=10.0):
+    """Polls until check() returns something truthy; projections are eventually
+    consistent, so tests wait for them instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def registry(container_factory, service_config):
+    container = container_factory(RegistryService, service_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def registry_events(platform_env, mongo_uri):
+    """The registry's event log, to check what was (not) appended."""
+    client = connect(mongo_uri)
+    yield client[config.database_name("registry")]["events"]
+    client.close()
+
+
+class GraphQL:
+    def __init__(self, url):
+        self.url = url
+        self.session = requests.Session()
+
+    def token(self, role="national_coordinator", **scope):
+        return auth.mint(role, **scope)
+
+    def post(self, query, variables=None, token=None, headers=None):
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.session.post(self.url, json={"query": query, "variables": variables},
+                                 headers=headers, timeout=30)
+
+    def __call__(self, query, variables=None, role="national_coordinator", **scope):
+        """Runs a request as a viewer of `role` and returns the JSON body."""
+        return self.post(query, variables, self.token(role, **scope)).json()
+
+
+@pytest.fixture
+def gateway(container_factory, service_config, registry):
+    port = free_port()
+    container = container_factory(
+        GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
+    container.start()
+    return GraphQL(f"http://127.0.0.1:{port}/graphql")
