@@ -57,12 +57,14 @@ class EventLog(_ServiceDatabase):
                               self.container.service_name)))
 
     def start(self):
-        for job in self.jobs:
-            self.container.spawn_managed_thread(
-                functools.partial(job.run, lambda: self._stopping))
+        self.threads = [self.container.spawn_managed_thread(
+            functools.partial(job.run, lambda: self._stopping)) for job in self.jobs]
 
     def stop(self):
+        # Let each job finish its batch and release its lease before the client closes.
         self._stopping = True
+        for thread in self.threads:
+            thread.wait()
         self.store.close()
         super().stop()
 
@@ -141,11 +143,15 @@ def replies(schema=None):
             try:
                 if schema is not None:
                     payload = schema.load(payload)
-                return {"ok": True, "data": method(self, payload, **kwargs)}
+                data = method(self, payload, **kwargs)
+                log.info("%s accepted", method.__name__)
+                return {"ok": True, "data": data}
             except ValidationError as exc:
                 problems = problems_from_messages(exc.messages)
             except Rejected as exc:
                 problems = exc.problems
+            log.info("%s refused: %s", method.__name__,
+                     ", ".join(f"{p.code} {p.field or ''}".strip() for p in problems))
             return {"ok": False, "errors": [p.as_dict() for p in problems]}
         return wrapper
     return decorate
