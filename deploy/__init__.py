@@ -1,0 +1,1 @@
+"""Running Nazar locally: embedded MongoDB, RabbitMQ check, one-service runner, launcher."""

@@ -1,0 +1,49 @@
+"""Child-process helpers shared by the launcher and the embedded mongod.
+
+Children run in their own session so that a terminal Ctrl-C reaches only the parent,
+which then stops them deliberately; and they ask the kernel to SIGTERM them when the
+parent dies, so that even a SIGKILLed parent leaves nothing behind.
+"""
+import ctypes
+import os
+import signal
+import subprocess
+import time
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: the child only calls it
+
+
+def die_with_parent():
+    """A preexec_fn: make the child receive SIGTERM when its parent dies (Linux).
+
+    The kernel sends it when the *thread* that forked the child exits, so start
+    children from a long-lived thread (the main one, in practice).
+    """
+    parent = os.getpid()  # evaluated in the parent, before the fork
+
+    def preexec():
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def stop_processes(processes, timeout):
+    """SIGTERM all processes at once, SIGKILL whichever still runs after `timeout` seconds."""
+    processes = [p for p in processes if p.poll() is None]
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def stop_process(process, timeout):
+    """SIGTERM one process, SIGKILL it if it still runs after `timeout` seconds."""
+    stop_processes([process], timeout)

@@ -1,0 +1,97 @@
+"""The whole platform started as `make run` starts it, driven over HTTP like a
+coordinator would, with a partner's queue bound to the registry's events."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from kombu import Connection, Queue
+
+from shared import auth
+from shared.config import ROOT
+from shared.relay import event_exchange
+from tests.service.conftest import eventually, free_port
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-secret-that-is-long-enough-for-hs256-tokens"
+
+
+def children(pid):
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited; only its parent has not collected it yet.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+@pytest.fixture
+def platform(mongo_uri, amqp_uri, tmp_path):
+    port = free_port()
+    output = tmp_path / "launcher.log"
+    env = {**os.environ, "MONGO_URI": mongo_uri, "AMQP_URI": amqp_uri,
+           "GATEWAY_PORT": str(port), "NAZAR_TOKEN_SECRET": SECRET,
+           "NAZAR_DB_PREFIX": f"test_e2e_{uuid.uuid4().hex[:6]}_"}
+    with open(output, "w") as log:
+        launcher = subprocess.Popen([sys.executable, "-m", "deploy.launcher"], cwd=ROOT,
+                                    env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/graphql"
+    ready = eventually(lambda: f"GraphQL at {url}" in output.read_text()
+                       or launcher.poll() is not None, timeout=90)
+    assert ready and launcher.poll() is None, output.read_text()[-3000:]
+    yield launcher, url, output
+    if launcher.poll() is None:
+        launcher.kill()
+
+
+def test_a_coordinator_registers_an_observer_through_the_running_platform(
+        platform, amqp_uri):
+    launcher, url, output = platform
+    token = auth.mint("national_coordinator", secret=SECRET)
+    headers = {"Authorization": f"Bearer {token}"}
+    with Connection(amqp_uri) as connection:
+        queue = Queue(f"e2e-partner-{uuid.uuid4().hex[:6]}", event_exchange("registry"),
+                      routing_key="ObserverRegistered", auto_delete=True)
+        queue(connection.channel()).declare()
+
+        registered = requests.post(url, headers=headers, timeout=30, json={
+            "query": """mutation($input: RegisterObserverInput!) {
+                registerObserver(input: $input) { observer { id } errors { code } } }""",
+            "variables": {"input": {"fullName": "Nurlan Asanov",
+                                    "phones": ["+996 700 111 222"], "region": "KG-Y"}},
+        }).json()["data"]["registerObserver"]
+        assert registered["errors"] == []
+        observer_id = registered["observer"]["id"]
+
+        def read():
+            return requests.post(url, headers=headers, timeout=30, json={
+                "query": "query($id: ID!) { observer(id: $id) { fullName phones region } }",
+                "variables": {"id": observer_id}}).json()["data"]["observer"]
+
+        assert eventually(read) == {"fullName": "Nurlan Asanov",
+                                    "phones": ["+996700111222"], "region": "KG-Y"}
+        envelope = json.loads(connection.SimpleQueue(queue).get(timeout=10).body)
+        assert (envelope["type"], envelope["subject"]) == ("ObserverRegistered", observer_id)
+
+
+def test_ctrl_c_stops_everything_within_ten_seconds(platform):
+    launcher, url, output = platform
+    started = children(launcher.pid)
+    assert started, "the launcher runs its services as child processes"
+    stop_began = time.monotonic()
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=10) == 0, output.read_text()[-3000:]
+    assert time.monotonic() - stop_began < 10
+    assert not [pid for pid in started if alive(pid)]
