@@ -1,0 +1,54 @@
+# Nazar: `make run` starts the platform, `make test` runs the test suite.
+# Every install step lives here, so a fresh clone needs nothing set up by hand.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LOADTEST_VENV := loadtests/.venv
+
+.PHONY: run test bench token rebuild setup broker loadtest clean
+
+run: setup
+	exec $(PY) -m deploy.launcher
+
+test: setup
+	$(PY) -m deploy.broker --management
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m deploy.broker --management
+	$(PY) -m bench.foundation
+
+# make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
+token: setup
+	@$(PY) -m deploy.token $(ROLE) $(if $(REGION),--region $(REGION)) \
+		$(if $(OBSERVER),--observer $(OBSERVER)) $(if $(REGIONS),--regions $(REGIONS))
+
+# make rebuild SERVICE=registry [PROJECTION=observers]
+rebuild: setup
+	$(PY) -m shared.rebuild $(SERVICE) $(PROJECTION)
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "Nazar needs Python 3.10 or newer as $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+broker: setup
+	$(PY) -m deploy.broker --management
+
+# locust runs on gevent, the platform on eventlet: separate virtualenv and process.
+loadtest: $(LOADTEST_VENV)/.installed
+	$(LOADTEST_VENV)/bin/python loadtests/run.py
+
+$(LOADTEST_VENV)/.installed: loadtests/requirements.txt
+	$(PYTHON) -m venv $(LOADTEST_VENV)
+	$(LOADTEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r loadtests/requirements.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(LOADTEST_VENV) var
