@@ -52,8 +52,11 @@ class AmqpPublisher:
                     json.dumps(envelope), content_type="application/json",
                     content_encoding="utf-8", delivery_mode=PERSISTENT,
                     message_id=envelope["id"],
+                    # Read by nameko handlers as context data: what they do in turn
+                    # is recorded as caused by this event, in the same correlation.
                     application_headers={
-                        "nameko.correlation_id": envelope["correlationid"] or ""}),
+                        "nameko.correlation_id": envelope["correlationid"] or "",
+                        "nameko.causation_id": envelope["id"]}),
                 exchange=self.exchange.name, routing_key=envelope["type"])
         channel.tx_commit()
 

@@ -75,3 +75,13 @@ def test_events_written_while_the_relay_was_down_go_out_after_restart(
     # At least once: the crashed batch arrives twice, nothing is missing.
     assert positions == [1, 2, 3, 1, 2, 3, 4, 5]
     assert restarted.checkpoint == 5
+
+
+def test_nameko_handlers_get_the_correlation_and_causation(store, amqp_uri, bound_queue):
+    [recorded] = store.append("obs-1", ANY, [NewEvent("Happened", {})],
+                              metadata={"correlation_id": "corr-9"})
+    Relay(SERVICE, store, AmqpPublisher(amqp_uri, SERVICE)).run_once()
+    connection, queue = bound_queue
+    message = connection.SimpleQueue(queue).get(timeout=5)
+    assert message.headers == {"nameko.correlation_id": "corr-9",
+                               "nameko.causation_id": recorded.id}

@@ -154,3 +154,8 @@ def test_the_correlation_id_reaches_the_event_log(gateway, registry_events):
 def test_health_reports_each_service(gateway):
     health = gateway.session.get(gateway.url.replace("/graphql", "/health")).json()
     assert health == {"status": "ok", "services": {"registry": "ok"}}
+
+
+def test_graphiql_is_served_on_get(gateway):
+    page = gateway.session.get(gateway.url)
+    assert page.status_code == 200 and "GraphiQL" in page.text

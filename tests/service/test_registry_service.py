@@ -58,3 +58,19 @@ def test_an_idempotency_key_registers_once(registry, service_config, registry_ev
         again = rpc.register_observer(AIDA, idempotency_key="retry-1")
     assert first["data"]["id"] == again["data"]["id"]
     assert registry_events.count_documents({}) == 1
+
+
+def test_the_rebuild_command_rebuilds_the_observer_directory(registry, service_config,
+                                                               mongo_client):
+    from shared import config
+    from shared.rebuild import main as rebuild
+    with ServiceRpcProxy("registry", service_config) as rpc:
+        ids = [rpc.register_observer({**AIDA, "phones": [f"+99655512345{i}"]})["data"]["id"]
+               for i in range(3)]
+        eventually(lambda: all(rpc.get_observer(i) for i in ids))
+        observers = mongo_client[config.database_name("registry")]["observers"]
+        live = sorted(observers.find(), key=lambda d: d["_id"])
+        observers.delete_many({})  # a lost read model
+        rebuild(["registry", "observers"])
+        assert sorted(observers.find(), key=lambda d: d["_id"]) == live
+        assert rpc.get_observer(ids[0])["full_name"] == "Aida Bekova"
