@@ -45,6 +45,17 @@ class ConcurrencyError(Exception):
         self.actual = actual
 
 
+class UniquenessError(Exception):
+    """A value that must be unique (a phone, a station code) already belongs to
+    another stream."""
+
+    def __init__(self, namespace, value, owner):
+        super().__init__(f"{namespace} {value!r} already belongs to {owner}")
+        self.namespace = namespace
+        self.value = value
+        self.owner = owner
+
+
 @dataclass(frozen=True)
 class NewEvent:
     type: str
@@ -91,13 +102,18 @@ class Upcasters:
 
 
 @dataclass
-class _Append:
+class Append:
+    """One command's events for one stream. `claims` are (namespace, value) pairs that
+    must belong to no other stream (taken atomically with the events); `releases` are
+    claims of this stream to give up."""
     stream_id: str
     expected_version: int
     events: list
-    metadata: dict
-    idempotency_key: str | None
-    future: Future = field(default_factory=Future)
+    metadata: dict = field(default_factory=dict)
+    idempotency_key: str | None = None
+    claims: tuple = ()
+    releases: tuple = ()
+    future: Future = field(default_factory=Future, repr=False, compare=False)
 
 
 class EventStore:
@@ -112,6 +128,7 @@ class EventStore:
         self.events = db["events"]
         self.counters = db["counters"]
         self.commands = db["commands"]
+        self.claims = db["claims"]
         self.upcasters = upcasters or Upcasters()
         self._queue = queue.Queue()
         self._committer = None
@@ -125,20 +142,37 @@ class EventStore:
     # -- writing ---------------------------------------------------------------------
 
     def append(self, stream_id, expected_version, events, metadata=None,
-               idempotency_key=None):
+               idempotency_key=None, claims=(), releases=()):
         """Append one command's events atomically; returns them as recorded.
 
         Raises ConcurrencyError when the stream is not at `expected_version` (ANY skips
-        the check). With an `idempotency_key` seen before, nothing is written and the
-        events recorded the first time are returned, marked `duplicate`.
+        the check), UniquenessError when a claim belongs to another stream. With an
+        `idempotency_key` seen before, nothing is written and the events recorded the
+        first time are returned, marked `duplicate`.
         """
-        if not events:
-            raise ValueError("append needs at least one event")
-        request = _Append(stream_id, expected_version, list(events),
-                          dict(metadata or {}), idempotency_key)
+        [outcome] = self.append_all([Append(
+            stream_id, expected_version, list(events), dict(metadata or {}),
+            idempotency_key, tuple(claims), tuple(releases))])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def append_all(self, appends):
+        """Many commands at once (an import): each is decided on its own, as append()
+        would; returns, in order, each one's Recorded events or its exception."""
+        for request in appends:
+            if not request.events:
+                raise ValueError("an append needs at least one event")
         self._ensure_committer()
-        self._queue.put(request)
-        return request.future.result()
+        for request in appends:
+            self._queue.put(request)
+        outcomes = []
+        for request in appends:
+            try:
+                outcomes.append(request.future.result())
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def close(self):
         with self._lock:
@@ -216,9 +250,11 @@ class EventStore:
             for doc in self.commands.find({"_id": {"$in": keys}}, session=session):
                 seen[doc["_id"]] = doc["event_ids"]
         heads = self._stream_heads({r.stream_id for r in batch}, session)
+        owners = self._claim_owners(batch, session)
 
         now = datetime.now(timezone.utc)
         outcomes, docs, commands, pending_keys = [], [], [], {}
+        claimed, released = [], []
         for request in batch:
             key = request.idempotency_key
             if key in seen or key in pending_keys:
@@ -229,6 +265,21 @@ class EventStore:
                 outcomes.append(ConcurrencyError(
                     request.stream_id, request.expected_version, head))
                 continue
+            clash = next(((ns, value) for ns, value in request.claims
+                          if owners.get(_claim_id(ns, value), request.stream_id)
+                          != request.stream_id), None)
+            if clash:
+                outcomes.append(UniquenessError(*clash, owners[_claim_id(*clash)]))
+                continue
+            for ns, value in request.releases:
+                if owners.get(_claim_id(ns, value)) == request.stream_id:
+                    owners.pop(_claim_id(ns, value))
+                    released.append(_claim_id(ns, value))
+            for ns, value in request.claims:
+                if _claim_id(ns, value) not in owners:
+                    owners[_claim_id(ns, value)] = request.stream_id
+                    claimed.append({"_id": _claim_id(ns, value),
+                                    "owner": request.stream_id})
             metadata = {"occurred_at": now, **request.metadata}
             new_docs = [{
                 "_id": str(uuid.uuid4()),
@@ -247,6 +298,13 @@ class EventStore:
                 pending_keys[key] = event_ids
                 commands.append({"_id": key, "event_ids": event_ids, "at": now})
 
+        if released:
+            self.claims.delete_many({"_id": {"$in": released}}, session=session)
+        # A claim taken and given up again within this batch is not written.
+        claimed = [c for c in claimed if c["_id"] not in released or
+                   owners.get(c["_id"]) == c["owner"]]
+        if claimed:
+            self.claims.insert_many(claimed, ordered=True, session=session)
         if docs:
             last = self.counters.find_one_and_update(
                 {"_id": "position"}, {"$inc": {"value": len(docs)}}, upsert=True,
@@ -267,6 +325,18 @@ class EventStore:
         return [o if isinstance(o, Exception)
                 else Recorded([self._recorded(by_id[i]) for i in o[0]], duplicate=o[1])
                 for o in outcomes]
+
+    def _claim_owners(self, batch, session):
+        ids = [_claim_id(ns, value) for r in batch for ns, value in (*r.claims, *r.releases)]
+        if not ids:
+            return {}
+        return {d["_id"]: d["owner"]
+                for d in self.claims.find({"_id": {"$in": ids}}, session=session)}
+
+    def owner_of(self, namespace, value):
+        """The stream that holds a claim, or None."""
+        doc = self.claims.find_one({"_id": _claim_id(namespace, value)})
+        return doc["owner"] if doc else None
 
     def _stream_heads(self, stream_ids, session):
         # $sort + $group/$first on the (stream_id, version) index is a distinct scan:
@@ -305,3 +375,7 @@ class EventStore:
             id=doc["_id"], stream_id=doc["stream_id"], version=doc["version"],
             position=doc["position"], type=doc["type"], schema_version=schema_version,
             data=data, metadata=doc["metadata"])
+
+
+def _claim_id(namespace, value):
+    return f"{namespace}:{value}"

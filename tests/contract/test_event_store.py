@@ -6,7 +6,8 @@ import eventlet
 import pytest
 
 from shared.config import ROOT
-from shared.eventstore import ANY, NO_STREAM, ConcurrencyError, NewEvent, Upcasters
+from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, NewEvent,
+                               UniquenessError, Upcasters)
 
 
 def event(n, type="Happened"):
@@ -97,3 +98,30 @@ def test_old_events_are_upcast_on_read(db):
     [loaded] = current.read_stream("s-1")
     assert (loaded.schema_version, loaded.data) == (2, {"full_name": "Aida"})
     current.close()
+
+
+def test_a_claimed_value_belongs_to_one_stream(store):
+    store.append("obs-1", NO_STREAM, [event(1)], claims=[("phone", "+996555123456")])
+    with pytest.raises(UniquenessError) as clash:
+        store.append("obs-2", NO_STREAM, [event(2)], claims=[("phone", "+996555123456")])
+    assert clash.value.owner == "obs-1"
+    assert store.read_stream("obs-2") == []
+    # The owner may claim it again; once released, another stream may take it.
+    store.append("obs-1", 1, [event(3)], claims=[("phone", "+996555123456")])
+    store.append("obs-1", 2, [event(4)], releases=[("phone", "+996555123456")])
+    store.append("obs-2", NO_STREAM, [event(5)], claims=[("phone", "+996555123456")])
+    assert store.owner_of("phone", "+996555123456") == "obs-2"
+
+
+def test_append_all_decides_each_command_on_its_own(store):
+    store.append("taken", NO_STREAM, [event(0)], claims=[("code", "000")])
+    outcomes = store.append_all(
+        [Append(f"s-{i}", NO_STREAM, [event(i)], claims=[("code", f"{i:04}")])
+         for i in range(1, 1200)]
+        + [Append("s-dup", NO_STREAM, [event(0)], claims=[("code", "0005")]),
+           Append("s-taken", NO_STREAM, [event(0)], claims=[("code", "000")]),
+           Append("s-1", NO_STREAM, [event(0)])])
+    assert all(len(o) == 1 for o in outcomes[:1199])
+    assert [type(o) for o in outcomes[1199:]] == [
+        UniquenessError, UniquenessError, ConcurrencyError]
+    assert store.last_position() == 1200
