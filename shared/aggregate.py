@@ -14,6 +14,8 @@ class Aggregate:
         self.id = id
         self.version = 0
         self.pending = []
+        self.claims = []
+        self.releases = []
 
     @classmethod
     def event_class(cls, name):
@@ -35,6 +37,13 @@ class Aggregate:
     def record(self, event):
         self._mutate(event)
         self.pending.append(event)
+
+    def claim(self, namespace, value):
+        """Asks that `value` belong to this aggregate alone (see EventStore claims)."""
+        self.claims.append((namespace, value))
+
+    def release(self, namespace, value):
+        self.releases.append((namespace, value))
 
     def _mutate(self, event):
         getattr(self, "on_" + _snake(type(event).__name__))(event)

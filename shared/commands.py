@@ -1,10 +1,23 @@
-"""Running a command against an aggregate: load it from its stream, let the domain
+"""Running commands against aggregates: load them from their streams, let the domain
 decide, append what it recorded at the version it loaded, and on a concurrency clash
 reload and decide again."""
+from dataclasses import dataclass
+from typing import Callable
+
 from shared.aggregate import event_data, event_type
-from shared.eventstore import ConcurrencyError, NewEvent
+from shared.errors import Rejected
+from shared.eventstore import Append, ConcurrencyError, NewEvent
 
 ATTEMPTS = 5
+
+
+@dataclass
+class Command:
+    """decide(aggregate) records events (and claims) on it or raises Rejected."""
+    aggregate_cls: type
+    stream_id: str
+    decide: Callable
+    idempotency_key: str | None = None
 
 
 def history(events):
@@ -12,24 +25,59 @@ def history(events):
 
 
 def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None):
-    """decide(aggregate) records events on it or raises shared.errors.Rejected.
-    Returns the aggregate as it stands after the command."""
+    """Runs one command; returns the aggregate as it stands after it, or raises."""
+    [outcome] = execute_all(log, [Command(aggregate_cls, stream_id, decide,
+                                          idempotency_key)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def execute_all(log, commands):
+    """Runs many commands (an import) with one read and one append round; returns, in
+    order, each one's aggregate after it, or the exception that refused it."""
+    outcomes = [None] * len(commands)
+    todo = list(range(len(commands)))
     for _ in range(ATTEMPTS):
-        aggregate = aggregate_cls.replay(stream_id, history(log.read_stream(stream_id)))
-        decide(aggregate)
-        if not aggregate.pending:
-            return aggregate
-        try:
-            recorded = log.append(
-                stream_id, aggregate.version,
+        streams = log.read_streams({commands[i].stream_id for i in todo})
+        appends, decided = [], []
+        for i in todo:
+            command = commands[i]
+            aggregate = command.aggregate_cls.replay(
+                command.stream_id, history(streams.get(command.stream_id, [])))
+            try:
+                command.decide(aggregate)
+            except Rejected as exc:
+                outcomes[i] = exc
+                continue
+            if not aggregate.pending:
+                outcomes[i] = aggregate
+                continue
+            appends.append(Append(
+                command.stream_id, aggregate.version,
                 [NewEvent(event_type(e), event_data(e)) for e in aggregate.pending],
-                idempotency_key=idempotency_key)
-        except ConcurrencyError:
-            continue
-        if recorded.duplicate:
-            # A retried request: answer with what the first one did.
-            first = recorded[-1]
-            return aggregate_cls.replay(first.stream_id, history(
-                e for e in log.read_stream(first.stream_id) if e.version <= first.version))
-        return aggregate
-    raise ConcurrencyError(stream_id, aggregate.version, "moving")
+                idempotency_key=command.idempotency_key,
+                claims=tuple(aggregate.claims), releases=tuple(aggregate.releases)))
+            decided.append((i, aggregate))
+        todo = []
+        for (i, aggregate), recorded in zip(decided, log.append_all(appends)):
+            if isinstance(recorded, ConcurrencyError):
+                todo.append(i)
+            elif isinstance(recorded, Exception):
+                outcomes[i] = recorded
+            elif recorded.duplicate:
+                outcomes[i] = _as_first_recorded(log, commands[i].aggregate_cls, recorded)
+            else:
+                outcomes[i] = aggregate
+        if not todo:
+            return outcomes
+    for i in todo:
+        outcomes[i] = ConcurrencyError(commands[i].stream_id, "loaded", "moving")
+    return outcomes
+
+
+def _as_first_recorded(log, aggregate_cls, recorded):
+    """A retried request: answer with what the first one did."""
+    last = recorded[-1]
+    return aggregate_cls.replay(last.stream_id, history(
+        e for e in log.read_stream(last.stream_id) if e.version <= last.version))

@@ -357,6 +357,15 @@ class EventStore:
         ).sort("version", ASCENDING)
         return [self._recorded(doc) for doc in cursor]
 
+    def read_streams(self, stream_ids):
+        """{stream id: its events in order} for many streams in one query."""
+        streams = {}
+        cursor = self.events.find({"stream_id": {"$in": list(stream_ids)}}).sort(
+            [("stream_id", ASCENDING), ("version", ASCENDING)])
+        for doc in cursor:
+            streams.setdefault(doc["stream_id"], []).append(self._recorded(doc))
+        return streams
+
     def read_all(self, after_position=0, limit=1000):
         """Events with a position above `after_position`, in order, at most `limit`."""
         cursor = self.events.find(

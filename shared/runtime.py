@@ -13,7 +13,7 @@ from nameko.extensions import DependencyProvider
 
 from shared import logs
 from shared.errors import Rejected, problems_from_messages
-from shared.eventstore import EventStore
+from shared.eventstore import Append, EventStore
 from shared.mongo import connect, service_database
 from shared.projections import ProjectionRunner
 from shared.relay import AmqpPublisher, Relay
@@ -80,15 +80,28 @@ class BoundEventLog:
         self.store = store
         self.metadata = metadata
 
-    def append(self, stream_id, expected_version, events, idempotency_key=None):
-        if idempotency_key:
-            # Keys are the client's: scope them by actor so two clients never collide.
-            idempotency_key = f"{self.metadata.get('actor')}:{idempotency_key}"
-        return self.store.append(stream_id, expected_version, events, self.metadata,
-                                 idempotency_key)
+    def append(self, stream_id, expected_version, events, idempotency_key=None,
+               claims=(), releases=()):
+        [outcome] = self.append_all([Append(stream_id, expected_version, events,
+                                            idempotency_key=idempotency_key,
+                                            claims=claims, releases=releases)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def append_all(self, appends):
+        for append in appends:
+            append.metadata = self.metadata
+            if append.idempotency_key:
+                # Keys are the client's: scope them by actor so two clients never collide.
+                append.idempotency_key = f"{self.metadata.get('actor')}:{append.idempotency_key}"
+        return self.store.append_all(appends)
 
     def read_stream(self, stream_id):
         return self.store.read_stream(stream_id)
+
+    def read_streams(self, stream_ids):
+        return self.store.read_streams(stream_ids)
 
 
 class ReadModel(_ServiceDatabase):
