@@ -2,8 +2,10 @@
 import functools
 
 from gateway.errors import FORBIDDEN, GatewayError
+from shared.auth import ROLES
 
 COORDINATORS = ("admin", "national_coordinator", "regional_coordinator")
+EVERYONE = ROLES
 
 
 def allow(*roles):

@@ -1,7 +1,11 @@
 """GraphQL types every domain module uses."""
+import base64
+import binascii
 from datetime import datetime
 
 import graphene
+
+from gateway.errors import BAD_USER_INPUT, GatewayError
 
 
 class UserError(graphene.ObjectType):
@@ -32,3 +36,46 @@ class Timestamp(graphene.DateTime):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return graphene.DateTime.serialize(value)
+
+
+class PageInfo(graphene.ObjectType):
+    has_next_page = graphene.Boolean(required=True)
+    end_cursor = graphene.String()
+
+
+def cursor(kind, key):
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def key_from_cursor(kind, value):
+    """The key a cursor of `kind` stands for; a foreign or broken cursor is bad input."""
+    if value is None:
+        return None
+    try:
+        found, _, key = base64.urlsafe_b64decode(value.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        found = key = None
+    if found != kind or not key:
+        raise GatewayError(BAD_USER_INPUT, f"{value!r} is not a {kind} cursor")
+    return key
+
+
+def page_size(first, maximum=500):
+    if first is None:
+        return 50
+    if not 1 <= first <= maximum:
+        raise GatewayError(BAD_USER_INPUT, f"first must be between 1 and {maximum}")
+    return first
+
+
+class FileInput:
+    """Mixed into inputs that carry a CSV file: as text, or as base64 bytes in any
+    encoding (Windows-1251 from Excel, for example)."""
+    csv = graphene.String(description="the file as text")
+    csv_base64 = graphene.String(description="the file's bytes, base64-encoded")
+
+
+def file_base64(input):
+    if bool(input.csv) == bool(input.csv_base64):
+        raise GatewayError(BAD_USER_INPUT, "give the file as either csv or csvBase64")
+    return input.csv_base64 or base64.b64encode(input.csv.encode()).decode()

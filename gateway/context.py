@@ -18,10 +18,10 @@ class Context:
         self.services = services
         self.timeout = timeout
 
-    def call(self, service, method, *args, **kwargs):
+    def call(self, service, method, *args, timeout=None, **kwargs):
         """An RPC call that fails as a coded GraphQL error, never as a hang."""
         try:
-            with eventlet.Timeout(self.timeout):
+            with eventlet.Timeout(timeout or self.timeout):
                 return getattr(self.services[service], method)(*args, **kwargs)
         except eventlet.Timeout:
             raise GatewayError(SERVICE_UNAVAILABLE,
@@ -30,9 +30,10 @@ class Context:
             log.error("%s.%s failed: %s", service, method, exc)
             raise GatewayError(INTERNAL, f"the {service} service failed; it has been logged")
 
-    def command(self, service, method, payload, idempotency_key=None):
+    def command(self, service, method, payload, idempotency_key=None, timeout=None):
         """Runs a command; returns (data, errors) with errors shaped as UserError."""
-        reply = self.call(service, method, payload, idempotency_key=idempotency_key)
+        reply = self.call(service, method, payload, idempotency_key=idempotency_key,
+                          timeout=timeout)
         if reply["ok"]:
             return reply["data"], []
         return None, [{**e, "field": _camel_path(e.get("field"))} for e in reply["errors"]]

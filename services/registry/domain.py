@@ -1,5 +1,6 @@
-"""The registry's aggregates and events: who observes, and for which region."""
-from dataclasses import dataclass, field
+"""The registry's aggregates and events: the territory (regions, districts, polling
+stations) and who observes it."""
+from dataclasses import asdict, dataclass
 
 import phonenumbers
 
@@ -7,6 +8,104 @@ from shared.aggregate import Aggregate
 from shared.errors import Problem, Rejected
 
 LOCALES = ("ru", "ky", "en")
+STATION_FLAGS = ("remote", "abroad", "special")
+
+
+@dataclass(frozen=True)
+class RegionDefined:
+    code: str
+    names: dict
+
+
+@dataclass(frozen=True)
+class TerritoryChanged:
+    """What changed (new values) and what it was before, field by field."""
+    code: str
+    changes: dict
+    previous: dict
+
+
+class RegionChanged(TerritoryChanged):
+    pass
+
+
+@dataclass(frozen=True)
+class DistrictDefined:
+    code: str
+    region: str
+    names: dict
+
+
+class DistrictChanged(TerritoryChanged):
+    pass
+
+
+@dataclass(frozen=True)
+class PollingStationRegistered:
+    code: str
+    number: int
+    names: dict
+    address: str
+    district: str
+    region: str
+    registered_voters: int
+    latitude: float | None = None
+    longitude: float | None = None
+    remote: bool = False
+    abroad: bool = False
+    special: bool = False
+
+
+class PollingStationChanged(TerritoryChanged):
+    pass
+
+
+class Territory(Aggregate):
+    """A region, district or station: defined once, then changed field by field.
+    Stating the same facts again records nothing, so re-importing a file is harmless."""
+
+    defined = changed = None
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.state = {}
+
+    @classmethod
+    def stream(cls, code):
+        return f"{cls.__name__.lower()}:{code}"
+
+    def define(self, **facts):
+        if not self.exists:
+            self.record(self.defined(**facts))
+            return
+        if "names" in facts:
+            # A file without a language's column leaves that language's name alone.
+            facts["names"] = {**self.state.get("names", {}), **facts["names"]}
+        changes = {k: v for k, v in facts.items() if self.state.get(k) != v}
+        if changes:
+            self.record(self.changed(code=self.state["code"], changes=changes,
+                                     previous={k: self.state.get(k) for k in changes}))
+
+    def _mutate(self, event):
+        if isinstance(event, self.defined):
+            self.state = asdict(event)
+        else:
+            self.state.update(event.changes)
+
+
+class Region(Territory):
+    events = (RegionDefined, RegionChanged)
+    defined, changed = events
+
+
+class District(Territory):
+    events = (DistrictDefined, DistrictChanged)
+    defined, changed = events
+
+
+class PollingStation(Territory):
+    events = (PollingStationRegistered, PollingStationChanged)
+    defined, changed = events
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """The registry's boundaries: commands it accepts, events it publishes, replies."""
-from marshmallow import Schema, fields, validate, pre_load
+import base64
+import binascii
+
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from services.registry.domain import LOCALES
 
@@ -21,6 +24,18 @@ class RegisterObserver(Schema):
         if isinstance(data, dict) and isinstance(data.get("full_name"), str):
             data = {**data, "full_name": data["full_name"].strip()}
         return data
+
+
+class ImportFile(Schema):
+    """A CSV file as it was uploaded, in any encoding, base64 so it survives JSON."""
+    content_base64 = fields.String(required=True, validate=validate.Length(min=1))
+
+    @post_load
+    def decode(self, data, **kwargs):
+        try:
+            return {"content": base64.b64decode(data["content_base64"], validate=True)}
+        except (binascii.Error, ValueError):
+            raise ValidationError("not base64", "content_base64")
 
 
 class ObserverRegisteredData(Schema):

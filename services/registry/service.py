@@ -1,14 +1,12 @@
 """Registry entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
 "errors"}; queries read the projections."""
-import uuid
-
 from nameko.rpc import rpc
 
-from services.registry.domain import Observer
-from services.registry.projections import ObserverDirectory, Observers
-from services.registry.schemas import ObserverView, RegisterObserver
+from services.registry import commands
+from services.registry.projections import (ObserverDirectory, Observers, Territories,
+                                           TerritoryDirectory)
+from services.registry.schemas import ImportFile, ObserverView, RegisterObserver
 from shared import config
-from shared.commands import execute
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
 
@@ -16,17 +14,33 @@ class RegistryService:
     name = "registry"
 
     context = RequestContext()
-    log = EventLog(projections=[ObserverDirectory])
+    log = EventLog(projections=[ObserverDirectory, TerritoryDirectory])
     observers = ReadModel(Observers)
+    territories = ReadModel(Territories)
 
     @rpc
     @replies(RegisterObserver())
     def register_observer(self, command, idempotency_key=None):
-        observer = execute(
-            self.log, Observer, str(uuid.uuid4()),
-            lambda o: o.register(**command, phone_region=config.default_phone_region()),
-            idempotency_key)
+        observer = commands.register_observer(
+            self.log, command, config.default_phone_region(), idempotency_key)
         return ObserverView().dump(observer)
+
+    @rpc
+    @replies(ImportFile())
+    def import_polling_stations(self, command, idempotency_key=None):
+        return commands.import_polling_stations(self.log, command["content"])
+
+    @rpc
+    def regions(self):
+        return self.territories.regions()
+
+    @rpc
+    def polling_stations(self, region=None, district=None, after=None, first=50):
+        return self.territories.stations(region, district, after, first)
+
+    @rpc
+    def polling_station(self, code):
+        return self.territories.station(code)
 
     @rpc
     def get_observer(self, observer_id):

@@ -1,0 +1,114 @@
+"""The registry's command handlers: from a validated request to aggregates decided and
+appended. Plain Python over the injected event log, so they run the same in the
+service and in a benchmark."""
+import uuid
+from collections import Counter
+
+from services.registry import imports
+from services.registry.domain import District, Observer, PollingStation, Region
+from shared.commands import Command, execute, execute_all
+
+STATION_COLUMNS = ("region_code", "district_code", "station_code", "station_number",
+                   "address", "registered_voters")
+CHUNK = 2000
+MAX_REPORTED_PROBLEMS = 1000
+
+
+def register_observer(log, command, phone_region, idempotency_key=None):
+    return execute(log, Observer, str(uuid.uuid4()),
+                   lambda o: o.register(**command, phone_region=phone_region),
+                   idempotency_key)
+
+
+def parse_station(cells):
+    region = imports.code(cells, "region_code")
+    district = imports.code(cells, "district_code")
+    return {
+        "region": {"code": region, "names": imports.names(cells, "region_name")},
+        "district": {"code": district, "region": region,
+                     "names": imports.names(cells, "district_name")},
+        "station": {
+            "code": imports.code(cells, "station_code"),
+            "number": imports.integer(cells, "station_number", 1, 10**6),
+            "names": imports.names(cells, "station_name"),
+            "address": imports.text(cells, "address", max_length=500),
+            "district": district,
+            "region": region,
+            "registered_voters": imports.integer(cells, "registered_voters", 0, 10**6),
+            "latitude": imports.decimal(cells, "latitude", -90, 90),
+            "longitude": imports.decimal(cells, "longitude", -180, 180),
+            "remote": imports.flag(cells, "remote"),
+            "abroad": imports.flag(cells, "abroad"),
+            "special": imports.flag(cells, "special"),
+        },
+    }
+
+
+def import_polling_stations(log, data):
+    """Imports an election commission's station list; returns the import report.
+
+    Idempotent: unchanged rows record nothing, changed rows record what changed. A row
+    with any problem is reported and left out whole.
+    """
+    header, rows = imports.read_table(data)
+    imports.require_columns(header, STATION_COLUMNS)
+    parsed, problems = imports.parse_rows(rows, parse_station)
+    parsed, conflicts = _consistent(parsed)
+    problems += conflicts
+
+    regions = {p["region"]["code"]: p["region"] for _, p in parsed}
+    districts = {p["district"]["code"]: p["district"] for _, p in parsed}
+    report = {"rows": len(rows), "rejected_rows": len({p.row for p in problems})}
+    # Regions before districts before stations: consumers meet them in that order.
+    for name, cls, facts in (("regions", Region, regions.values()),
+                             ("districts", District, districts.values()),
+                             ("stations", PollingStation, [p["station"] for _, p in parsed])):
+        report[name] = _define_all(log, cls, list(facts))
+    report["problems"] = [p.as_dict() for p in sorted(
+        problems, key=lambda p: p.row)[:MAX_REPORTED_PROBLEMS]]
+    return report
+
+
+def _consistent(parsed):
+    """Drops rows that contradict the rest of the file: a station code given twice,
+    a district placed in two regions."""
+    problems = []
+    repeated = {code for code, n in Counter(
+        p["station"]["code"] for _, p in parsed).items() if n > 1}
+    district_region = {}
+    kept = []
+    for number, p in parsed:
+        station, district = p["station"], p["district"]
+        if station["code"] in repeated:
+            problems.append(imports.RowProblem(
+                number, "station_code", "DUPLICATE_IN_FILE",
+                f"station {station['code']} is on more than one row of this file"))
+            continue
+        region = district_region.setdefault(district["code"], district["region"])
+        if region != district["region"]:
+            problems.append(imports.RowProblem(
+                number, "region_code", "DISTRICT_IN_TWO_REGIONS",
+                f"district {district['code']} is in region {region} on an earlier row"))
+            continue
+        kept.append((number, p))
+    return kept, problems
+
+
+def _define_all(log, cls, facts):
+    counts = Counter()
+    for start in range(0, len(facts), CHUNK):
+        chunk = facts[start:start + CHUNK]
+        outcomes = execute_all(log, [
+            Command(cls, cls.stream(f["code"]), lambda t, f=f: t.define(**f))
+            for f in chunk])
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome  # not a row's fault: the store failed
+            counts[_what_happened(outcome)] += 1
+    return {k: counts[k] for k in ("created", "changed", "unchanged")}
+
+
+def _what_happened(territory):
+    if not territory.pending:
+        return "unchanged"
+    return "created" if isinstance(territory.pending[0], territory.defined) else "changed"
