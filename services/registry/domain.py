@@ -1,10 +1,10 @@
 """The registry's aggregates and events: the territory (regions, districts, polling
 stations) and who observes it."""
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import phonenumbers
 
-from shared.aggregate import Aggregate
+from shared.aggregate import Aggregate, event_data
 from shared.errors import Problem, Rejected
 
 LOCALES = ("ru", "ky", "en")
@@ -88,7 +88,7 @@ class Territory(Aggregate):
 
     def _mutate(self, event):
         if isinstance(event, self.defined):
-            self.state = asdict(event)
+            self.state = event_data(event)
         else:
             self.state.update(event.changes)
 
