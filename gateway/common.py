@@ -60,6 +60,24 @@ def key_from_cursor(kind, value):
     return key
 
 
+def connection_type(node):
+    """`<Node>Connection` with `<Node>Edge`s, as Relay clients expect lists."""
+    edge = type(f"{node.__name__}Edge", (graphene.ObjectType,), {
+        "cursor": graphene.String(required=True),
+        "node": graphene.Field(node, required=True)})
+    return type(f"{node.__name__}Connection", (graphene.ObjectType,), {
+        "edges": graphene.List(graphene.NonNull(edge), required=True),
+        "page_info": graphene.Field(PageInfo, required=True),
+        "total_count": graphene.Int(required=True)})
+
+
+def connection(kind, key, items, has_next, total):
+    """A Relay-style connection over one page of `items`; key(item) names its cursor."""
+    edges = [{"cursor": cursor(kind, key(item)), "node": item} for item in items]
+    return {"edges": edges, "total_count": total, "page_info": {
+        "has_next_page": has_next, "end_cursor": edges[-1]["cursor"] if edges else None}}
+
+
 def page_size(first, maximum=500):
     if first is None:
         return 50
@@ -79,3 +97,18 @@ def file_base64(input):
     if bool(input.csv) == bool(input.csv_base64):
         raise GatewayError(BAD_USER_INPUT, "give the file as either csv or csvBase64")
     return input.csv_base64 or base64.b64encode(input.csv.encode()).decode()
+
+
+def command_input(input):
+    """A mutation's input as the service's command: given fields, snake_case."""
+    return {k: v for k, v in input.items() if k != "client_mutation_id" and v is not None}
+
+
+def run_command(info, payload_type, result_field, service, method, command, input,
+                timeout=None):
+    """Runs a service command for a mutation and shapes its typed payload."""
+    result, errors = info.context.command(service, method, command,
+                                          idempotency_key=input.client_mutation_id,
+                                          timeout=timeout)
+    return payload_type(**{result_field: result}, errors=errors,
+                        client_mutation_id=input.client_mutation_id)

@@ -1,10 +1,14 @@
 """The registry's part of the GraphQL schema: the territory and the observers."""
+import json
+
 import graphene
 
 from gateway.access import (COORDINATORS, EVERYONE, allow, mask_phone, phone_view,
                             require_region)
-from gateway.common import (ClientMutationId, FileInput, PageInfo, Payload, Timestamp,
-                            cursor, file_base64, key_from_cursor, page_size)
+from gateway.common import (ClientMutationId, FileInput, Payload, Timestamp, command_input,
+                            connection, connection_type, file_base64, key_from_cursor,
+                            page_size, run_command)
+from gateway.errors import BAD_USER_INPUT, FORBIDDEN, GatewayError
 
 IMPORT_TIMEOUT = 600.0
 
@@ -45,15 +49,7 @@ class PollingStation(graphene.ObjectType):
     special = graphene.Boolean(required=True)
 
 
-class PollingStationEdge(graphene.ObjectType):
-    cursor = graphene.String(required=True)
-    node = graphene.Field(PollingStation, required=True)
-
-
-class PollingStationConnection(graphene.ObjectType):
-    edges = graphene.List(graphene.NonNull(PollingStationEdge), required=True)
-    page_info = graphene.Field(PageInfo, required=True)
-    total_count = graphene.Int(required=True)
+PollingStationConnection = connection_type(PollingStation)
 
 
 class ImportCounts(graphene.ObjectType):
@@ -103,11 +99,17 @@ class ImportPollingStations(graphene.Mutation):
     @staticmethod
     @allow("admin", "national_coordinator")
     def mutate(root, info, input):
-        report, errors = info.context.command(
-            "registry", "import_polling_stations",
-            {"content_base64": file_base64(input)}, timeout=IMPORT_TIMEOUT)
-        return ImportPollingStationsPayload(report=report, errors=errors,
-                                            client_mutation_id=input.client_mutation_id)
+        return run_command(info, ImportPollingStationsPayload, "report", "registry",
+                           "import_polling_stations", {"content_base64": file_base64(input)},
+                           input, timeout=IMPORT_TIMEOUT)
+
+
+class ObserverStatus(graphene.Enum):
+    APPLICANT = "applicant"
+    IN_TRAINING = "in_training"
+    CERTIFIED = "certified"
+    DEPLOYED = "deployed"
+    SUSPENDED = "suspended"
 
 
 class Observer(graphene.ObjectType):
@@ -117,7 +119,12 @@ class Observer(graphene.ObjectType):
         graphene.NonNull(graphene.String),
         description="E.164 numbers; masked for hotline operators, null for roles that "
                     "may not see them.")
+    document_number = graphene.String(
+        description="null for roles that may not see personal data")
+    sms_code = graphene.String(description="the code the observer signs SMS reports "
+                                           "with; null for roles that may not see it")
     region = graphene.String(required=True)
+    district = graphene.String()
     locale = graphene.String(required=True, description="ru, ky or en")
     organization_id = graphene.ID()
     status = graphene.String(required=True)
@@ -130,13 +137,79 @@ class Observer(graphene.ObjectType):
             return [mask_phone(p) for p in observer["phones"]]
         return observer["phones"] if view == "full" else None
 
+    @staticmethod
+    def resolve_document_number(observer, info):
+        full = phone_view(info.context.viewer, observer) == "full"
+        return observer.get("document_number") if full else None
+
+    @staticmethod
+    def resolve_sms_code(observer, info):
+        return observer.get("sms_code") if phone_view(info.context.viewer, observer) else None
+
+
+ObserverConnection = connection_type(Observer)
+
+
+class ObserverFilter(graphene.InputObjectType):
+    region = graphene.String()
+    district = graphene.String()
+    organization_id = graphene.ID()
+    status = ObserverStatus()
+    search = graphene.String(description="beginnings of name words, or of a phone number")
+
 
 class RegisterObserverInput(ClientMutationId, graphene.InputObjectType):
     full_name = graphene.String(required=True)
     phones = graphene.List(graphene.NonNull(graphene.String), required=True)
     region = graphene.String(required=True, description="region code, e.g. KG-C")
+    district = graphene.String(description="district code, within the region")
     locale = graphene.String(description="ru (default), ky or en")
     organization_id = graphene.ID()
+    document_number = graphene.String()
+
+
+class Organization(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    name = graphene.String(required=True)
+    kind = graphene.String(required=True, description="ngo, coalition, party or candidate")
+    region = graphene.String(description="null for a national organization")
+    contact = graphene.String()
+
+
+class RegisterOrganizationInput(ClientMutationId, graphene.InputObjectType):
+    name = graphene.String(required=True)
+    kind = graphene.String(required=True, description="ngo, coalition, party or candidate")
+    region = graphene.String(description="leave out for a national organization")
+    contact = graphene.String()
+
+
+class RegisterOrganizationPayload(Payload, graphene.ObjectType):
+    organization = graphene.Field(Organization)
+
+
+class RegisterOrganization(graphene.Mutation):
+    class Arguments:
+        input = RegisterOrganizationInput(required=True)
+
+    Output = RegisterOrganizationPayload
+
+    @staticmethod
+    @allow("admin", "national_coordinator")
+    def mutate(root, info, input):
+        return run_command(info, RegisterOrganizationPayload, "organization", "registry",
+                           "register_organization", command_input(input), input)
+
+
+def _observer_after(after):
+    """The (full name, id) an observer cursor stands for."""
+    key = key_from_cursor("observer", after)
+    if key is None:
+        return None
+    try:
+        name, observer_id = json.loads(key)
+    except (ValueError, TypeError):
+        raise GatewayError(BAD_USER_INPUT, f"{after!r} is not an observer cursor")
+    return [name, observer_id]
 
 
 class RegisterObserverPayload(Payload, graphene.ObjectType):
@@ -153,13 +226,8 @@ class RegisterObserver(graphene.Mutation):
     @allow(*COORDINATORS)
     def mutate(root, info, input):
         require_region(info.context.viewer, input.region)
-        command = {k: v for k, v in input.items()
-                   if k != "client_mutation_id" and v is not None}
-        observer, errors = info.context.command(
-            "registry", "register_observer", command,
-            idempotency_key=input.client_mutation_id)
-        return RegisterObserverPayload(observer=observer, errors=errors,
-                                       client_mutation_id=input.client_mutation_id)
+        return run_command(info, RegisterObserverPayload, "observer", "registry",
+                           "register_observer", command_input(input), input)
 
 
 class Query(graphene.ObjectType):
@@ -168,6 +236,10 @@ class Query(graphene.ObjectType):
         PollingStationConnection, required=True, region=graphene.String(),
         district=graphene.String(), first=graphene.Int(), after=graphene.String(),
         description="stations in code order, `first` (default 50, at most 500) at a time")
+    observers = graphene.Field(
+        ObserverConnection, required=True, filter=ObserverFilter(), first=graphene.Int(),
+        after=graphene.String(),
+        description="observers in name order; a regional coordinator sees their region")
     observer = graphene.Field(Observer, id=graphene.ID(required=True),
                               description="null when it does not exist or is outside "
                                           "your scope")
@@ -184,11 +256,24 @@ class Query(graphene.ObjectType):
         page = info.context.call(
             "registry", "polling_stations", region=region, district=district,
             after=key_from_cursor("station", after), first=page_size(first))
-        edges = [{"cursor": cursor("station", s["code"]), "node": s}
-                 for s in page["stations"]]
-        return {"edges": edges, "total_count": page["total"], "page_info": {
-            "has_next_page": page["has_next"],
-            "end_cursor": edges[-1]["cursor"] if edges else None}}
+        return connection("station", lambda s: s["code"], page["stations"],
+                          page["has_next"], page["total"])
+
+    @staticmethod
+    @allow(*COORDINATORS, "hotline_operator")
+    def resolve_observers(root, info, filter=None, first=None, after=None):
+        viewer = info.context.viewer
+        wanted = {k: (v.value if hasattr(v, "value") else v)
+                  for k, v in (filter or {}).items() if v is not None}
+        if viewer.role == "regional_coordinator":
+            if wanted.get("region", viewer.region) != viewer.region:
+                raise GatewayError(FORBIDDEN, f"region {wanted['region']} is outside "
+                                              "your scope")
+            wanted["region"] = viewer.region
+        page = info.context.call("registry", "observers_page", wanted,
+                                 first=page_size(first), after=_observer_after(after))
+        return connection("observer", lambda o: json.dumps([o["full_name"], o["id"]]),
+                          page["observers"], page["has_next"], page["total"])
 
     @staticmethod
     @allow(*COORDINATORS, "hotline_operator", "observer")
@@ -204,4 +289,5 @@ class Query(graphene.ObjectType):
 
 class Mutation(graphene.ObjectType):
     register_observer = RegisterObserver.Field()
+    register_organization = RegisterOrganization.Field()
     import_polling_stations = ImportPollingStations.Field()

@@ -1,12 +1,16 @@
 """The registry's command handlers: from a validated request to aggregates decided and
 appended. Plain Python over the injected event log, so they run the same in the
 service and in a benchmark."""
+import secrets
 import uuid
 from collections import Counter
 
 from services.registry import imports
-from services.registry.domain import District, Observer, PollingStation, Region
+from services.registry.domain import (District, Observer, Organization, PollingStation,
+                                      Region)
 from shared.commands import Command, execute, execute_all
+from shared.errors import Problem, Rejected
+from shared.eventstore import UniquenessError
 
 STATION_COLUMNS = ("region_code", "district_code", "station_code", "station_number",
                    "address", "registered_voters")
@@ -14,10 +18,63 @@ CHUNK = 2000
 MAX_REPORTED_PROBLEMS = 1000
 
 
-def register_observer(log, command, phone_region, idempotency_key=None):
-    return execute(log, Observer, str(uuid.uuid4()),
-                   lambda o: o.register(**command, phone_region=phone_region),
-                   idempotency_key)
+SMS_CODE_ATTEMPTS = 10
+
+
+def register_organization(log, command, idempotency_key=None):
+    return execute(log, Organization, str(uuid.uuid4()),
+                   lambda o: o.register(**command), idempotency_key)
+
+
+def register_observer(log, references, command, phone_region, idempotency_key=None):
+    [outcome] = register_observers(log, references, [command], phone_region,
+                                   [idempotency_key])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def register_observers(log, references, commands, phone_region, idempotency_keys=None):
+    """Registers many observers; returns, in order, each one's Observer or Rejected.
+
+    Each gets a fresh random SMS code; the rare one that clashes with a code already
+    given out is simply registered again with another.
+    """
+    keys = idempotency_keys or [None] * len(commands)
+    outcomes = [None] * len(commands)
+    todo = []
+    for i, command in enumerate(commands):
+        try:
+            references.check(command)
+            todo.append(i)
+        except Rejected as exc:
+            outcomes[i] = exc
+    for _ in range(SMS_CODE_ATTEMPTS):
+        results = execute_all(log, [Command(
+            Observer, str(uuid.uuid4()),
+            lambda o, c=commands[i]: o.register(**c, sms_code=_sms_code(),
+                                                phone_region=phone_region),
+            keys[i]) for i in todo])
+        retry = []
+        for i, result in zip(todo, results):
+            if isinstance(result, UniquenessError) and result.namespace == "sms_code":
+                retry.append(i)
+            elif isinstance(result, UniquenessError):
+                outcomes[i] = Rejected(Problem(
+                    "PHONE_TAKEN", f"phone {result.value} already belongs to observer "
+                                   f"{result.owner}", "phones"))
+            else:
+                outcomes[i] = result
+        todo = retry
+        if not todo:
+            break
+    for i in todo:
+        outcomes[i] = RuntimeError("no free SMS code found; lengthen the codes")
+    return outcomes
+
+
+def _sms_code():
+    return str(100000 + secrets.randbelow(900000))
 
 
 def parse_station(cells):

@@ -108,6 +108,40 @@ class PollingStation(Territory):
     defined, changed = events
 
 
+ORGANIZATION_KINDS = ("ngo", "coalition", "party", "candidate")
+
+
+@dataclass(frozen=True)
+class OrganizationRegistered:
+    organization_id: str
+    name: str
+    kind: str
+    region: str | None = None
+    contact: str | None = None
+
+
+class Organization(Aggregate):
+    """A partner organization whose members observe: an NGO, a coalition, a party or
+    a candidate's team; national when it has no region."""
+
+    events = (OrganizationRegistered,)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.name = self.kind = self.region = self.contact = None
+
+    def register(self, name, kind, region=None, contact=None):
+        if self.exists:
+            raise Rejected(Problem("ALREADY_REGISTERED",
+                                   f"organization {self.id} is already registered"))
+        self.record(OrganizationRegistered(self.id, " ".join(name.split()), kind, region,
+                                           contact))
+
+    def on_organization_registered(self, event):
+        self.name, self.kind = event.name, event.kind
+        self.region, self.contact = event.region, event.contact
+
+
 @dataclass(frozen=True)
 class ObserverRegistered:
     observer_id: str
@@ -116,6 +150,9 @@ class ObserverRegistered:
     region: str
     locale: str
     organization_id: str | None = None
+    district: str | None = None
+    document_number: str | None = None
+    sms_code: str | None = None
 
 
 class Observer(Aggregate):
@@ -125,29 +162,38 @@ class Observer(Aggregate):
         super().__init__(id)
         self.full_name = None
         self.phones = []
-        self.region = None
+        self.region = self.district = None
         self.locale = None
         self.organization_id = None
+        self.document_number = None
+        self.sms_code = None
         self.status = None
 
-    def register(self, full_name, phones, region, locale, organization_id=None,
+    def register(self, full_name, phones, region, locale, sms_code,
+                 organization_id=None, district=None, document_number=None,
                  phone_region="KG"):
+        """Phones and the SMS code are claimed: each belongs to one observer only."""
         if self.exists:
             raise Rejected(Problem("ALREADY_REGISTERED",
                                    f"observer {self.id} is already registered"))
-        numbers = [normalize_phone(p, phone_region, f"phones.{i}")
-                   for i, p in enumerate(phones)]
+        numbers = list(dict.fromkeys(normalize_phone(p, phone_region, f"phones.{i}")
+                                     for i, p in enumerate(phones)))
+        for number in numbers:
+            self.claim("phone", number)
+        self.claim("sms_code", sms_code)
         self.record(ObserverRegistered(
-            observer_id=self.id, full_name=" ".join(full_name.split()),
-            phones=list(dict.fromkeys(numbers)), region=region, locale=locale,
-            organization_id=organization_id))
+            observer_id=self.id, full_name=" ".join(full_name.split()), phones=numbers,
+            region=region, locale=locale, organization_id=organization_id,
+            district=district, document_number=document_number, sms_code=sms_code))
 
     def on_observer_registered(self, event):
         self.full_name = event.full_name
         self.phones = list(event.phones)
-        self.region = event.region
+        self.region, self.district = event.region, event.district
         self.locale = event.locale
         self.organization_id = event.organization_id
+        self.document_number = event.document_number
+        self.sms_code = event.sms_code
         self.status = "applicant"
 
 

@@ -1,34 +1,60 @@
 """The registry's read models."""
+import functools
+import re
+
 from pymongo import ASCENDING, IndexModel, UpdateOne
 
+from shared.errors import Problem, Rejected
 from shared.projections import Projection, handles
 
 
 class ObserverDirectory(Projection):
-    """One document per observer, for look-ups and lists by region."""
+    """One document per observer, for look-ups, lists and search."""
 
     name = "observers"
     collections = ("observers",)
 
     def indexes(self):
         return {"observers": [
-            IndexModel([("region", ASCENDING), ("full_name", ASCENDING)]),
+            IndexModel([("region", ASCENDING), ("full_name", ASCENDING),
+                        ("_id", ASCENDING)]),
+            IndexModel([("full_name", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("district", ASCENDING), ("full_name", ASCENDING)]),
+            IndexModel([("organization_id", ASCENDING), ("full_name", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("full_name", ASCENDING)]),
+            IndexModel([("keywords", ASCENDING)]),
             IndexModel([("phones", ASCENDING)]),
+            IndexModel([("sms_code", ASCENDING)]),
         ]}
 
     @handles("ObserverRegistered")
     def registered(self, event):
         data = event.data
         return [("observers", UpdateOne({"_id": data["observer_id"]}, {"$setOnInsert": {
-            "full_name": data["full_name"],
-            "phones": data["phones"],
-            "region": data["region"],
-            "locale": data["locale"],
-            "organization_id": data["organization_id"],
+            **{k: data.get(k) for k in (
+                "full_name", "phones", "region", "district", "locale",
+                "organization_id", "document_number", "sms_code")},
+            "keywords": keywords(data["full_name"], data["phones"]),
             "status": "applicant",
             "registered_at": event.metadata["occurred_at"],
             "version": event.version,
         }}, upsert=True))]
+
+
+def keywords(full_name, phones):
+    """What search matches by prefix: each word of the name, each phone's digits."""
+    return sorted({w for w in full_name.lower().split()} | {p.lstrip("+") for p in phones})
+
+
+class OrganizationDirectory(Projection):
+    name = "organizations"
+    collections = ("organizations",)
+
+    @handles("OrganizationRegistered")
+    def registered(self, event):
+        data = dict(event.data)
+        return [("organizations", UpdateOne({"_id": data.pop("organization_id")},
+                                            {"$setOnInsert": data}, upsert=True))]
 
 
 class TerritoryDirectory(Projection):
@@ -125,7 +151,61 @@ class Observers:
         self.observers = db["observers"]
 
     def get(self, observer_id):
-        doc = self.observers.find_one({"_id": observer_id})
+        doc = self.observers.find_one({"_id": observer_id}, {"keywords": 0})
         if doc is not None:
             doc["id"] = doc.pop("_id")
         return doc
+
+    def page(self, filter, after=None, first=50):
+        """Observers matching `filter` in name order, a page at a time; `after` is the
+        (full name, id) of the last one seen."""
+        query = {k: filter[k] for k in ("region", "district", "organization_id", "status")
+                 if filter.get(k)}
+        words = (filter.get("search") or "").lower().replace("+", "").split()
+        if words:
+            query["keywords"] = {"$all": [re.compile("^" + re.escape(w)) for w in words]}
+        total = self.observers.count_documents(query)
+        if after:
+            name, observer_id = after
+            query["$or"] = [{"full_name": {"$gt": name}},
+                            {"full_name": name, "_id": {"$gt": observer_id}}]
+        docs = list(self.observers.find(query, {"keywords": 0}, limit=first + 1,
+                                        sort=[("full_name", ASCENDING), ("_id", ASCENDING)]))
+        for doc in docs:
+            doc["id"] = doc.pop("_id")
+        return {"observers": docs[:first], "has_next": len(docs) > first, "total": total}
+
+
+class References:
+    """What a new observer may refer to, as the read models know it."""
+
+    def __init__(self, db):
+        self.db = db
+
+    @functools.cached_property
+    def _known(self):
+        return ({d["_id"] for d in self.db["regions"].find({}, {"_id": 1})},
+                {d["_id"]: d["region"] for d in self.db["districts"].find({}, {"region": 1})},
+                {d["_id"] for d in self.db["organizations"].find({}, {"_id": 1})})
+
+    def check(self, command):
+        regions, districts, organizations = self._known
+        region, district = command["region"], command.get("district")
+        organization = command.get("organization_id")
+        problems = []
+        if region not in regions:
+            problems.append(Problem("UNKNOWN_REGION", f"there is no region {region}",
+                                    "region"))
+        if district and district not in districts:
+            problems.append(Problem("UNKNOWN_DISTRICT", f"there is no district {district}",
+                                    "district"))
+        elif district and districts[district] != region:
+            problems.append(Problem("DISTRICT_NOT_IN_REGION", f"district {district} is in "
+                                    f"region {districts[district]}, not {region}",
+                                    "district"))
+        if organization and organization not in organizations:
+            problems.append(Problem("UNKNOWN_ORGANIZATION",
+                                    f"there is no organization {organization}",
+                                    "organization_id"))
+        if problems:
+            raise Rejected(*problems)

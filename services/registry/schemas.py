@@ -4,7 +4,7 @@ import binascii
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
-from services.registry.domain import LOCALES
+from services.registry.domain import LOCALES, ORGANIZATION_KINDS
 
 REGION_CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$",
                               error="a region code is 1-16 capital letters, digits, -")
@@ -18,12 +18,23 @@ class RegisterObserver(Schema):
     locale = fields.String(load_default="ru", validate=validate.OneOf(LOCALES))
     organization_id = fields.String(load_default=None, allow_none=True,
                                     validate=validate.Length(max=64))
+    district = fields.String(load_default=None, allow_none=True, validate=REGION_CODE)
+    document_number = fields.String(load_default=None, allow_none=True,
+                                    validate=validate.Length(min=3, max=32))
 
     @pre_load
     def strip(self, data, **kwargs):
         if isinstance(data, dict) and isinstance(data.get("full_name"), str):
             data = {**data, "full_name": data["full_name"].strip()}
         return data
+
+
+class RegisterOrganization(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
+    region = fields.String(load_default=None, allow_none=True, validate=REGION_CODE)
+    contact = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=300))
 
 
 class ImportFile(Schema):
@@ -46,9 +57,29 @@ class ObserverRegisteredData(Schema):
     region = fields.String(required=True)
     locale = fields.String(required=True)
     organization_id = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+    document_number = fields.String(allow_none=True)
+    sms_code = fields.String(allow_none=True)
 
 
-EVENTS = {"ObserverRegistered": ObserverRegisteredData}
+class OrganizationRegisteredData(Schema):
+    organization_id = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    region = fields.String(allow_none=True)
+    contact = fields.String(allow_none=True)
+
+
+EVENTS = {"ObserverRegistered": ObserverRegisteredData,
+          "OrganizationRegistered": OrganizationRegisteredData}
+
+
+class OrganizationView(Schema):
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.String(allow_none=True)
+    contact = fields.String(allow_none=True)
 
 
 class ObserverView(Schema):
@@ -57,8 +88,11 @@ class ObserverView(Schema):
     full_name = fields.String()
     phones = fields.List(fields.String())
     region = fields.String()
+    district = fields.String(allow_none=True)
     locale = fields.String()
     organization_id = fields.String(allow_none=True)
+    document_number = fields.String(allow_none=True)
+    sms_code = fields.String(allow_none=True)
     status = fields.String()
     registered_at = fields.DateTime()
     version = fields.Integer()

@@ -3,9 +3,11 @@
 from nameko.rpc import rpc
 
 from services.registry import commands
-from services.registry.projections import (ObserverDirectory, Observers, Territories,
+from services.registry.projections import (ObserverDirectory, Observers,
+                                           OrganizationDirectory, References, Territories,
                                            TerritoryDirectory)
-from services.registry.schemas import ImportFile, ObserverView, RegisterObserver
+from services.registry.schemas import (ImportFile, ObserverView, OrganizationView,
+                                       RegisterObserver, RegisterOrganization)
 from shared import config
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
@@ -14,16 +16,31 @@ class RegistryService:
     name = "registry"
 
     context = RequestContext()
-    log = EventLog(projections=[ObserverDirectory, TerritoryDirectory])
+    log = EventLog(projections=[ObserverDirectory, TerritoryDirectory,
+                                OrganizationDirectory])
     observers = ReadModel(Observers)
     territories = ReadModel(Territories)
+    references = ReadModel(References)
 
     @rpc
     @replies(RegisterObserver())
     def register_observer(self, command, idempotency_key=None):
         observer = commands.register_observer(
-            self.log, command, config.default_phone_region(), idempotency_key)
+            self.log, self.references, command, config.default_phone_region(),
+            idempotency_key)
         return ObserverView().dump(observer)
+
+    @rpc
+    @replies(RegisterOrganization())
+    def register_organization(self, command, idempotency_key=None):
+        organization = commands.register_organization(self.log, command, idempotency_key)
+        return OrganizationView().dump(organization)
+
+    @rpc
+    def observers_page(self, filter, after=None, first=50):
+        page = self.observers.page(filter, after, first)
+        page["observers"] = ObserverView(many=True).dump(page["observers"])
+        return page
 
     @rpc
     @replies(ImportFile())

@@ -16,7 +16,7 @@ from kombu import Connection, Queue
 from shared import auth
 from shared.config import ROOT
 from shared.relay import event_exchange
-from tests.service.conftest import eventually, free_port
+from tests.service.conftest import TERRITORY, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +65,15 @@ def test_a_coordinator_registers_an_observer_through_the_running_platform(
         queue = Queue(f"e2e-partner-{uuid.uuid4().hex[:6]}", event_exchange("registry"),
                       routing_key="ObserverRegistered", auto_delete=True)
         queue(connection.channel()).declare()
+
+        imported = requests.post(url, headers=headers, timeout=30, json={
+            "query": """mutation($input: ImportPollingStationsInput!) {
+                importPollingStations(input: $input) { report { stations { created } } } }""",
+            "variables": {"input": {"csv": TERRITORY}},
+        }).json()["data"]["importPollingStations"]["report"]
+        assert imported["stations"]["created"] == 3
+        eventually(lambda: requests.post(url, headers=headers, timeout=30, json={
+            "query": "{ regions { code } }"}).json()["data"]["regions"])
 
         registered = requests.post(url, headers=headers, timeout=30, json={
             "query": """mutation($input: RegisterObserverInput!) {

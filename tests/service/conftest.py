@@ -1,9 +1,12 @@
 """The registry and the gateway as nameko containers on the real broker and mongod."""
+import base64
 import socket
 import time
 
 import pytest
 import requests
+
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from gateway.service import GatewayService
 from services.registry.service import RegistryService
@@ -33,6 +36,23 @@ def registry(container_factory, service_config):
     container = container_factory(RegistryService, service_config)
     container.start()
     return container
+
+
+TERRITORY = """region_code,region_name,district_code,district_name,station_code,station_number,station_name,address,registered_voters
+KG-C,Чуйская область,C-01,Аламединский район,1001,1001,Школа №1,ул. Ленина 1,1500
+KG-C,Чуйская область,C-02,Сокулукский район,1101,1101,Школа №7,ул. Садовая 3,900
+KG-Y,Иссык-Кульская область,Y-01,Каракол,2001,2001,Дом культуры,ул. Токтогула 10,2200
+"""
+
+
+@pytest.fixture
+def territory(registry, service_config):
+    """Regions KG-C (districts C-01, C-02) and KG-Y (Y-01), as observers need them."""
+    with ServiceRpcProxy("registry", service_config) as rpc:
+        reply = rpc.import_polling_stations(
+            {"content_base64": base64.b64encode(TERRITORY.encode()).decode()})
+        assert reply["ok"], reply
+        assert eventually(lambda: len(rpc.regions()) == 2)
 
 
 @pytest.fixture

@@ -25,11 +25,14 @@ def test_what_is_not_a_phone_is_refused(typed):
 
 def test_registering_records_one_event_and_sets_the_status():
     observer = Observer("o-1")
-    observer.register("  Aida   Bekova ", ["0555 123 456", "+996555123456"], "KG-C", "ky")
+    observer.register("  Aida   Bekova ", ["0555 123 456", "+996555123456"], "KG-C", "ky",
+                      sms_code="123456", district="C-01")
     [event] = observer.pending
     assert event == ObserverRegistered("o-1", "Aida Bekova", ["+996555123456"], "KG-C",
-                                       "ky", None)
+                                       "ky", district="C-01", sms_code="123456")
     assert observer.status == "applicant"
+    # Each phone and the SMS code may belong to this observer only.
+    assert observer.claims == [("phone", "+996555123456"), ("sms_code", "123456")]
 
 
 def test_an_observer_is_registered_once():
@@ -38,5 +41,5 @@ def test_an_observer_is_registered_once():
         "region": "KG-C", "locale": "ky", "organization_id": None})])
     assert observer.version == 1
     with pytest.raises(Rejected) as refused:
-        observer.register("Aida", ["+996555123456"], "KG-C", "ky")
+        observer.register("Aida", ["+996555123456"], "KG-C", "ky", sms_code="123456")
     assert refused.value.problems[0].code == "ALREADY_REGISTERED"

@@ -1,0 +1,116 @@
+"""Observers in the registry: uniqueness, references, personal data, filtered lists."""
+import pytest
+
+from tests.service.conftest import eventually
+
+pytestmark = pytest.mark.usefixtures("territory")
+
+REGISTER = """mutation($input: RegisterObserverInput!) {
+  registerObserver(input: $input) {
+    observer { id smsCode documentNumber district organizationId }
+    errors { code field message } } }"""
+ORGANIZATION = """mutation($input: RegisterOrganizationInput!) {
+  registerOrganization(input: $input) { organization { id name kind region }
+                                         errors { code field } } }"""
+LIST = """query($filter: ObserverFilter, $first: Int, $after: String) {
+  observers(filter: $filter, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { fullName region district phones documentNumber } } } }"""
+
+
+def register(gateway, **fields):
+    observer = {"fullName": "Aida Bekova", "phones": ["+996555123456"], "region": "KG-C",
+                **fields}
+    body = gateway(REGISTER, {"input": observer})
+    assert "errors" not in body, body
+    return body["data"]["registerObserver"]
+
+
+def codes(payload):
+    return [(e["code"], e["field"]) for e in payload["errors"]]
+
+
+def test_a_phone_belongs_to_one_observer(gateway, registry_events):
+    first = register(gateway)["observer"]
+    again = register(gateway, fullName="Someone Else", phones=["0555 123 456"])
+    assert codes(again) == [("PHONE_TAKEN", "phones")]
+    assert first["id"] in again["errors"][0]["message"]
+    assert registry_events.count_documents({"type": "ObserverRegistered"}) == 1
+
+
+def test_each_observer_gets_a_short_unique_sms_code(gateway):
+    sms_codes = {register(gateway, phones=[f"+99655512340{i}"])["observer"]["smsCode"]
+                 for i in range(5)}
+    assert len(sms_codes) == 5
+    assert all(code.isdigit() and len(code) == 6 for code in sms_codes)
+
+
+def test_references_must_exist_and_agree(gateway, registry_events):
+    assert codes(register(gateway, region="KG-Z")) == [("UNKNOWN_REGION", "region")]
+    assert codes(register(gateway, district="Z-99")) == [("UNKNOWN_DISTRICT", "district")]
+    assert codes(register(gateway, district="Y-01")) == [
+        ("DISTRICT_NOT_IN_REGION", "district")]
+    assert codes(register(gateway, organizationId="nope")) == [
+        ("UNKNOWN_ORGANIZATION", "organizationId")]
+    assert registry_events.count_documents({"type": "ObserverRegistered"}) == 0
+
+
+def test_observers_belong_to_organizations(gateway):
+    body = gateway(ORGANIZATION, {"input": {"name": "Taza Shailoo", "kind": "ngo"}})
+    organization = body["data"]["registerOrganization"]["organization"]
+    assert organization["kind"] == "ngo" and organization["region"] is None
+    bad = gateway(ORGANIZATION, {"input": {"name": "X", "kind": "club"}})
+    assert codes(bad["data"]["registerOrganization"]) == [
+        ("INVALID", "name"), ("INVALID", "kind")]
+
+    def registered():
+        payload = register(gateway, organizationId=organization["id"])
+        return payload if not payload["errors"] else None
+    observer = eventually(registered)["observer"]
+    assert observer["organizationId"] == organization["id"]
+
+
+def test_personal_data_by_role(gateway):
+    observer = register(gateway, documentNumber="ID1234567")["observer"]
+    eventually(lambda: gateway(LIST, {})["data"]["observers"]["totalCount"])
+    query = "query($id: ID!) { observer(id: $id) { phones documentNumber smsCode } }"
+    assert gateway(query, {"id": observer["id"]})["data"]["observer"] == {
+        "phones": ["+996555123456"], "documentNumber": "ID1234567",
+        "smsCode": observer["smsCode"]}
+    assert gateway(query, {"id": observer["id"]}, role="hotline_operator")[
+        "data"]["observer"] == {"phones": ["+996******456"], "documentNumber": None,
+                                "smsCode": observer["smsCode"]}
+
+
+def test_coordinators_filter_search_and_page_through_observers(gateway):
+    people = [("Aida Bekova", "KG-C", "C-01"), ("Bakyt Asanov", "KG-C", "C-02"),
+              ("Aigul Toktosunova", "KG-C", "C-01"), ("Nurlan Bekov", "KG-Y", "Y-01")]
+    for i, (name, region, district) in enumerate(people):
+        assert register(gateway, fullName=name, region=region, district=district,
+                        phones=[f"+99670011122{i}"])["errors"] == []
+    assert eventually(lambda: gateway(LIST, {})["data"]["observers"]["totalCount"] == 4)
+
+    def names(variables, **viewer):
+        body = gateway(LIST, variables, **viewer)
+        assert "errors" not in body, body
+        return [e["node"]["fullName"] for e in body["data"]["observers"]["edges"]]
+
+    assert names({"filter": {"region": "KG-C"}}) == [
+        "Aida Bekova", "Aigul Toktosunova", "Bakyt Asanov"]
+    assert names({"filter": {"district": "C-01"}}) == ["Aida Bekova", "Aigul Toktosunova"]
+    assert names({"filter": {"search": "bek"}}) == ["Aida Bekova", "Nurlan Bekov"]
+    assert names({"filter": {"search": "ai bek"}}) == ["Aida Bekova"]
+    assert names({"filter": {"search": "+996700111223"}}) == ["Nurlan Bekov"]
+
+    first = gateway(LIST, {"first": 2})["data"]["observers"]
+    assert first["pageInfo"]["hasNextPage"] and first["totalCount"] == 4
+    rest = names({"first": 2, "after": first["pageInfo"]["endCursor"]})
+    assert rest == ["Bakyt Asanov", "Nurlan Bekov"]
+
+    # A regional coordinator sees only their region, and may not ask for another.
+    assert names({}, role="regional_coordinator", region="KG-Y") == ["Nurlan Bekov"]
+    other = gateway(LIST, {"filter": {"region": "KG-C"}}, role="regional_coordinator",
+                    region="KG-Y")
+    assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    bad_cursor = gateway(LIST, {"after": "bm90LWEtY3Vyc29y"})
+    assert bad_cursor["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
