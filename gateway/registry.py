@@ -76,8 +76,39 @@ class PollingStationImport(graphene.ObjectType):
                              description="the first 1,000 problems, by row")
 
 
-class ImportPollingStationsInput(FileInput, ClientMutationId, graphene.InputObjectType):
+class ImportFileInput(FileInput, ClientMutationId, graphene.InputObjectType):
     pass
+
+
+class ObserverImport(graphene.ObjectType):
+    rows = graphene.Int(required=True)
+    imported = graphene.Int(required=True)
+    rejected_rows = graphene.Int(required=True)
+    problems = graphene.List(graphene.NonNull(RowProblem), required=True,
+                             description="the first 1,000 problems, by row")
+
+
+class ImportObserversPayload(Payload, graphene.ObjectType):
+    report = graphene.Field(ObserverImport)
+
+
+class ImportObservers(graphene.Mutation):
+    """Imports observers, one row each: full_name, phone, region_code; optionally
+    phone2, district_code, organization (its name or id), locale (ru, ky, en),
+    document_number. Valid rows are registered; each bad row is reported (row, column,
+    reason) and registers nothing."""
+
+    class Arguments:
+        input = ImportFileInput(required=True)
+
+    Output = ImportObserversPayload
+
+    @staticmethod
+    @allow("admin", "national_coordinator")
+    def mutate(root, info, input):
+        return run_command(info, ImportObserversPayload, "report", "registry",
+                           "import_observers", {"content_base64": file_base64(input)},
+                           input, timeout=IMPORT_TIMEOUT)
 
 
 class ImportPollingStationsPayload(Payload, graphene.ObjectType):
@@ -92,7 +123,7 @@ class ImportPollingStations(graphene.Mutation):
     Importing the same or a corrected file again changes only what changed."""
 
     class Arguments:
-        input = ImportPollingStationsInput(required=True)
+        input = ImportFileInput(required=True)
 
     Output = ImportPollingStationsPayload
 
@@ -291,3 +322,4 @@ class Mutation(graphene.ObjectType):
     register_observer = RegisterObserver.Field()
     register_organization = RegisterOrganization.Field()
     import_polling_stations = ImportPollingStations.Field()
+    import_observers = ImportObservers.Field()

@@ -5,13 +5,19 @@ import secrets
 import uuid
 from collections import Counter
 
+from marshmallow import ValidationError
+
 from services.registry import imports
 from services.registry.domain import (District, Observer, Organization, PollingStation,
                                       Region)
 from shared.commands import Command, execute, execute_all
-from shared.errors import Problem, Rejected
+from shared.errors import Problem, Rejected, problems_from_messages
 from shared.eventstore import UniquenessError
 
+OBSERVER_COLUMNS = ("full_name", "phone", "region_code")
+# Where a command field's problem shows in an observer file.
+OBSERVER_FILE_COLUMN = {"phones": "phone", "region": "region_code",
+                        "district": "district_code", "organization_id": "organization"}
 STATION_COLUMNS = ("region_code", "district_code", "station_code", "station_number",
                    "address", "registered_voters")
 CHUNK = 2000
@@ -71,6 +77,67 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
     for i in todo:
         outcomes[i] = RuntimeError("no free SMS code found; lengthen the codes")
     return outcomes
+
+
+def import_observers(log, references, schema, data, phone_region):
+    """Imports observers from CSV (full_name, phone, region_code; optionally phone2,
+    district_code, organization (name or id), locale, document_number); returns the
+    report. Each row is validated as registerObserver validates; bad rows are reported
+    and left out whole."""
+    header, rows = imports.read_table(data)
+    imports.require_columns(header, OBSERVER_COLUMNS)
+    problems, commands, numbers = [], [], []
+    for number, cells in rows:
+        if cells is None:
+            problems.append(imports.RowProblem(number, None, "TOO_MANY_CELLS",
+                                               "the row has more cells than columns"))
+            continue
+        try:
+            command = schema.load(_observer_command(cells, references))
+        except ValidationError as exc:
+            problems += _row_problems(number, problems_from_messages(exc.messages))
+            continue
+        commands.append(command)
+        numbers.append(number)
+    registered = 0
+    for start in range(0, len(commands), CHUNK):
+        outcomes = register_observers(log, references, commands[start:start + CHUNK],
+                                      phone_region)
+        for number, outcome in zip(numbers[start:start + CHUNK], outcomes):
+            if isinstance(outcome, Rejected):
+                problems += _row_problems(number, outcome.problems)
+            elif isinstance(outcome, Exception):
+                raise outcome  # not a row's fault: the store failed
+            else:
+                registered += 1
+    return {"rows": len(rows), "imported": registered,
+            "rejected_rows": len({p.row for p in problems}),
+            "problems": [p.as_dict() for p in sorted(
+                problems, key=lambda p: p.row)[:MAX_REPORTED_PROBLEMS]]}
+
+
+def _observer_command(cells, references):
+    phones = [p for p in (cells.get("phone"), cells.get("phone2")) if p]
+    organization = cells.get("organization")
+    return {
+        "full_name": cells.get("full_name", ""),
+        "phones": phones,
+        "region": cells.get("region_code", "").upper(),
+        "district": cells.get("district_code", "").upper() or None,
+        "organization_id": references.organization_id(organization) if organization
+        else None,
+        "locale": cells.get("locale", "").lower() or "ru",
+        "document_number": cells.get("document_number") or None,
+    }
+
+
+def _row_problems(row, problems):
+    def column(field):
+        if not field:
+            return None
+        name = field.split(".")[0]
+        return OBSERVER_FILE_COLUMN.get(name, name)
+    return [imports.RowProblem(row, column(p.field), p.code, p.message) for p in problems]
 
 
 def _sms_code():

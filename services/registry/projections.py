@@ -186,7 +186,19 @@ class References:
     def _known(self):
         return ({d["_id"] for d in self.db["regions"].find({}, {"_id": 1})},
                 {d["_id"]: d["region"] for d in self.db["districts"].find({}, {"region": 1})},
-                {d["_id"] for d in self.db["organizations"].find({}, {"_id": 1})})
+                {d["_id"]: d["name"] for d in self.db["organizations"].find({}, {"name": 1})})
+
+    def organization_id(self, name_or_id):
+        """The id of an organization given by id or by its name (any case); unknown
+        ones come back as given, for check() to refuse."""
+        if name_or_id in self._known[2]:
+            return name_or_id
+        return self._organizations_by_name.get(" ".join(name_or_id.split()).casefold(),
+                                               name_or_id)
+
+    @functools.cached_property
+    def _organizations_by_name(self):
+        return {name.casefold(): i for i, name in self._known[2].items()}
 
     def check(self, command):
         regions, districts, organizations = self._known

@@ -48,6 +48,12 @@ class RegistryService:
         return commands.import_polling_stations(self.log, command["content"])
 
     @rpc
+    @replies(ImportFile())
+    def import_observers(self, command, idempotency_key=None):
+        return commands.import_observers(self.log, self.references, RegisterObserver(),
+                                         command["content"], config.default_phone_region())
+
+    @rpc
     def regions(self):
         return self.territories.regions()
 

@@ -67,7 +67,7 @@ def test_a_coordinator_registers_an_observer_through_the_running_platform(
         queue(connection.channel()).declare()
 
         imported = requests.post(url, headers=headers, timeout=30, json={
-            "query": """mutation($input: ImportPollingStationsInput!) {
+            "query": """mutation($input: ImportFileInput!) {
                 importPollingStations(input: $input) { report { stations { created } } } }""",
             "variables": {"input": {"csv": TERRITORY}},
         }).json()["data"]["importPollingStations"]["report"]

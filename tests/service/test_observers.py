@@ -114,3 +114,42 @@ def test_coordinators_filter_search_and_page_through_observers(gateway):
     assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     bad_cursor = gateway(LIST, {"after": "bm90LWEtY3Vyc29y"})
     assert bad_cursor["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+IMPORT = """mutation($input: ImportFileInput!) {
+  importObservers(input: $input) {
+    report { rows imported rejectedRows problems { row field code message } }
+    errors { code message } } }"""
+
+
+def test_an_observer_list_imports_with_every_rejected_row_explained(gateway,
+                                                                   registry_events):
+    body = gateway(ORGANIZATION, {"input": {"name": "Taza Shailoo", "kind": "ngo"}})
+    assert body["data"]["registerOrganization"]["errors"] == []
+    eventually(lambda: register(gateway, fullName="Org Probe", phones=["+996555000001"],
+                                organizationId=body["data"]["registerOrganization"][
+                                    "organization"]["id"])["errors"] == [])
+    rows = [
+        "full_name;phone;phone2;region_code;district_code;organization;locale",
+        "Айдана Бекова;0555 111 222;;KG-C;C-01;taza shailoo;ky",      # 2 ok, org by name
+        "Бакыт Асанов;+996 700 333 444;0777 555 666;kg-y;Y-01;;",     # 3 ok
+        "Нурлан;not a phone;;KG-C;;;",                                 # 4 bad phone
+        "Гульнара Токтосунова;0555 111 222;;KG-C;;;",                  # 5 phone of row 2
+        "Эрмек Алиев;0555 999 888;;KG-Z;;;",                           # 6 unknown region
+        "Асель Жумабаева;0555 999 777;;KG-C;Y-01;;",                   # 7 district elsewhere
+        "Тимур Садыков;0555 999 666;;KG-C;;Unknown Org;fr",            # 8 bad locale: the schema is checked before references
+    ]
+    file = "\n".join(rows).encode("cp1251")
+    import base64
+    report = gateway(IMPORT, {"input": {"csvBase64": base64.b64encode(file).decode()}})[
+        "data"]["importObservers"]["report"]
+    assert (report["rows"], report["imported"], report["rejectedRows"]) == (7, 2, 5)
+    problems = {(p["row"], p["field"], p["code"]) for p in report["problems"]}
+    assert problems == {(4, "phone", "INVALID_PHONE"), (5, "phone", "PHONE_TAKEN"),
+                        (6, "region_code", "UNKNOWN_REGION"),
+                        (7, "district_code", "DISTRICT_NOT_IN_REGION"),
+                        (8, "locale", "INVALID")}
+    assert registry_events.count_documents({"type": "ObserverRegistered"}) == 3
+    names = eventually(lambda: {e["node"]["fullName"] for e in gateway(
+        LIST, {"filter": {"search": "бекова"}})["data"]["observers"]["edges"]})
+    assert names == {"Айдана Бекова"}

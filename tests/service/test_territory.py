@@ -14,7 +14,7 @@ ROWS = [
     'KG-Y,Иссык-Кульская область,,Y-01,Каракол,2001,2001,Дом культуры,,'
     '"г. Каракол, ул. Токтогула 10",2210,,,,,',
 ]
-IMPORT = """mutation($input: ImportPollingStationsInput!) {
+IMPORT = """mutation($input: ImportFileInput!) {
   importPollingStations(input: $input) {
     report { rows rejectedRows stations { created changed unchanged }
              regions { created changed unchanged } problems { row field code message } }
