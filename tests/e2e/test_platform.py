@@ -2,9 +2,6 @@
 coordinator would, with a partner's queue bound to the registry's events."""
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,10 +10,10 @@ import pytest
 import requests
 from kombu import Connection, Queue
 
+from deploy.platform import running_platform
 from shared import auth
-from shared.config import ROOT
 from shared.relay import event_exchange
-from tests.service.conftest import TERRITORY, eventually, free_port
+from tests.service.conftest import TERRITORY, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -38,27 +35,16 @@ def alive(pid):
 
 
 @pytest.fixture
-def platform(mongo_uri, amqp_uri, tmp_path):
-    port = free_port()
-    output = tmp_path / "launcher.log"
-    env = {**os.environ, "MONGO_URI": mongo_uri, "AMQP_URI": amqp_uri,
-           "GATEWAY_PORT": str(port), "NAZAR_TOKEN_SECRET": SECRET,
-           "NAZAR_DB_PREFIX": f"test_e2e_{uuid.uuid4().hex[:6]}_"}
-    with open(output, "w") as log:
-        launcher = subprocess.Popen([sys.executable, "-m", "deploy.launcher"], cwd=ROOT,
-                                    env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/graphql"
-    ready = eventually(lambda: f"GraphQL at {url}" in output.read_text()
-                       or launcher.poll() is not None, timeout=90)
-    assert ready and launcher.poll() is None, output.read_text()[-3000:]
-    yield launcher, url, output
-    if launcher.poll() is None:
-        launcher.kill()
+def platform(mongo_uri, amqp_uri):
+    with running_platform({"MONGO_URI": mongo_uri, "AMQP_URI": amqp_uri,
+                           "NAZAR_TOKEN_SECRET": SECRET,
+                           "NAZAR_DB_PREFIX": f"test_e2e_{uuid.uuid4().hex[:6]}_"}) as p:
+        yield p
 
 
 def test_a_coordinator_registers_an_observer_through_the_running_platform(
         platform, amqp_uri):
-    launcher, url, output = platform
+    url = platform.url
     token = auth.mint("national_coordinator", secret=SECRET)
     headers = {"Authorization": f"Bearer {token}"}
     with Connection(amqp_uri) as connection:
@@ -96,11 +82,9 @@ def test_a_coordinator_registers_an_observer_through_the_running_platform(
 
 
 def test_ctrl_c_stops_everything_within_ten_seconds(platform):
-    launcher, url, output = platform
-    started = children(launcher.pid)
+    started = children(platform.process.pid)
     assert started, "the launcher runs its services as child processes"
     stop_began = time.monotonic()
-    launcher.send_signal(signal.SIGINT)
-    assert launcher.wait(timeout=10) == 0, output.read_text()[-3000:]
+    assert platform.stop(timeout=10) == 0, platform.log()
     assert time.monotonic() - stop_began < 10
     assert not [pid for pid in started if alive(pid)]

@@ -1,6 +1,5 @@
 """The registry and the gateway as nameko containers on the real broker and mongod."""
 import base64
-import socket
 import time
 
 import pytest
@@ -8,16 +7,11 @@ import requests
 
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from deploy.platform import free_port
 from gateway.service import GatewayService
 from services.registry.service import RegistryService
 from shared import auth, config
 from shared.mongo import connect
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def eventually(check, timeout=10.0):
