@@ -1,7 +1,8 @@
 """Start all of Nazar locally and keep it running: what `make run` runs.
 
 Starts the embedded MongoDB (unless MONGO_URI is set), makes sure RabbitMQ answers,
-runs each service as a `python -m deploy.serve` child, waits for the gateway's /health,
+runs each service as a `python -m deploy.serve` child (and its background jobs as a
+`python -m deploy.jobs` child), waits for the gateway's /health,
 then supervises: Ctrl-C (or SIGTERM) stops everything; a dying service stops everything
 with exit code 1. Set NAZAR_SERVICES="name=module:Class,..." to run other services.
 """
@@ -36,14 +37,14 @@ class ServiceDied(Exception):
 
 
 def services():
-    """(name, "module:Class") pairs: NAZAR_SERVICES if set, else deploy/services.py."""
+    """(name, runner, "module:Class"): NAZAR_SERVICES if set, else deploy/services.py."""
     override = os.environ.get("NAZAR_SERVICES", "").strip()
     if not override:
         return SERVICES
     pairs = [item.strip().split("=", 1) for item in override.split(",") if item.strip()]
     if any(len(pair) != 2 for pair in pairs):
         raise ValueError("NAZAR_SERVICES must look like name=module:Class,name2=module:Class")
-    return [(name.strip(), path.strip()) for name, path in pairs]
+    return [(name.strip(), "serve", path.strip()) for name, path in pairs]
 
 
 def gateway_address():
@@ -52,10 +53,11 @@ def gateway_address():
     return ("127.0.0.1" if host in ("0.0.0.0", "::", "") else host), gateway_port()
 
 
-def start_service(path):
-    """A `deploy.serve` child; it inherits our environment (MONGO_URI included)."""
+def start_service(runner, path):
+    """A `deploy.serve` (entrypoints) or `deploy.jobs` (relay and projections) child;
+    it inherits our environment (MONGO_URI included)."""
     # Own session: a terminal Ctrl-C reaches only us, and we stop the children ourselves.
-    return subprocess.Popen([sys.executable, "-m", "deploy.serve", path], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", f"deploy.{runner}", path], cwd=ROOT,
                             stdin=subprocess.DEVNULL, start_new_session=True,
                             preexec_fn=die_with_parent())
 
@@ -104,9 +106,12 @@ def request_stop(signum, frame):
 def run(children):
     """Start everything into `children` and supervise it; raise to stop."""
     ensure_rabbitmq(amqp_uri())
-    for name, path in services():
-        log.info("starting %s (%s)", name, path)
-        children[name] = start_service(path)
+    # Each service's background jobs run in a process of their own (deploy.jobs), so
+    # they use the other core instead of slowing the service's commands.
+    os.environ["NAZAR_EVENT_JOBS"] = "separate"
+    for name, runner, path in services():
+        log.info("starting %s (%s %s)", name, runner, path)
+        children[name] = start_service(runner, path)
     host, port = gateway_address()
     wait_for_health(children, f"http://{host}:{port}/health")
     print(f"Nazar is running: GraphQL at http://{host}:{port}/graphql", flush=True)

@@ -1,5 +1,8 @@
-"""The services `make run` starts, in order; the gateway last, once its backends listen."""
+"""What `make run` starts, in order: each service's entrypoints (`serve`) and, for
+event-sourced services, their relay and projections (`jobs`); the gateway last, once
+its backends listen."""
 SERVICES = [
-    ("registry", "services.registry.service:RegistryService"),
-    ("gateway", "gateway.service:GatewayService"),
+    ("registry", "serve", "services.registry.service:RegistryService"),
+    ("registry-jobs", "jobs", "services.registry.service:RegistryService"),
+    ("gateway", "serve", "gateway.service:GatewayService"),
 ]

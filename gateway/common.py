@@ -78,6 +78,14 @@ def connection(kind, key, items, has_next, total):
         "has_next_page": has_next, "end_cursor": edges[-1]["cursor"] if edges else None}}
 
 
+def selects(info, field_name):
+    """Whether the query asks for `field_name` directly under the resolved field, so
+    costly parts (a total count) are computed only when wanted."""
+    return any(getattr(getattr(selection, "name", None), "value", None) == field_name
+               for node in info.field_nodes
+               for selection in node.selection_set.selections)
+
+
 def page_size(first, maximum=500):
     if first is None:
         return 50

@@ -7,7 +7,7 @@ from gateway.access import (COORDINATORS, EVERYONE, allow, mask_phone, phone_vie
                             require_region)
 from gateway.common import (ClientMutationId, FileInput, Payload, Timestamp, command_input,
                             connection, connection_type, file_base64, key_from_cursor,
-                            page_size, run_command)
+                            page_size, run_command, selects)
 from gateway.errors import BAD_USER_INPUT, FORBIDDEN, GatewayError
 
 IMPORT_TIMEOUT = 600.0
@@ -302,7 +302,8 @@ class Query(graphene.ObjectType):
                                               "your scope")
             wanted["region"] = viewer.region
         page = info.context.call("registry", "observers_page", wanted,
-                                 first=page_size(first), after=_observer_after(after))
+                                 first=page_size(first), after=_observer_after(after),
+                                 count=selects(info, "totalCount"))
         return connection("observer", lambda o: json.dumps([o["full_name"], o["id"]]),
                           page["observers"], page["has_next"], page["total"])
 

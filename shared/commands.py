@@ -18,16 +18,18 @@ class Command:
     stream_id: str
     decide: Callable
     idempotency_key: str | None = None
+    new: bool = False
+    """A stream id just minted: there is no history to read."""
 
 
 def history(events):
     return [(e.type, e.data) for e in events]
 
 
-def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None):
+def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None, new=False):
     """Runs one command; returns the aggregate as it stands after it, or raises."""
     [outcome] = execute_all(log, [Command(aggregate_cls, stream_id, decide,
-                                          idempotency_key)])
+                                          idempotency_key, new)])
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -39,7 +41,8 @@ def execute_all(log, commands):
     outcomes = [None] * len(commands)
     todo = list(range(len(commands)))
     for _ in range(ATTEMPTS):
-        streams = log.read_streams({commands[i].stream_id for i in todo})
+        streams = log.read_streams({commands[i].stream_id for i in todo
+                                    if not commands[i].new})
         appends, decided = [], []
         for i in todo:
             command = commands[i]

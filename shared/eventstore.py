@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ ANY = -1
 NO_STREAM = 0
 """Expected version of a stream that must not exist yet."""
 
-_MAX_BATCH = 500
+_MAX_BATCH = 2000
 _MAX_ATTEMPTS = 10
 
 
@@ -208,24 +208,26 @@ class EventStore:
             self._commit(batch)
 
     def _commit(self, batch):
+        # First optimistically: new streams and new claims are left to the unique
+        # indexes to guard, which spares two look-ups per batch on imports.
+        thorough = False
         for attempt in range(_MAX_ATTEMPTS):
             try:
                 with self.client.start_session() as session:
                     outcomes = session.with_transaction(
-                        lambda s: self._write(batch, s))
+                        lambda s: self._write(batch, s, thorough))
                 break
-            except DuplicateKeyError:
-                # Another process wrote the same stream version or idempotency key after
-                # our snapshot; the next attempt sees it and answers that request alone.
-                log.debug("append batch clashed, retrying (attempt %d)", attempt + 1)
-            except Exception as exc:  # the committer must outlive any one bad batch
-                if len(batch) > 1:
-                    # One bad command (say, an event too large to store) must not fail
-                    # the others that happened to share its transaction.
-                    for request in batch:
-                        self._commit([request])
+            except (DuplicateKeyError, BulkWriteError) as exc:
+                if not _is_duplicate(exc):
+                    self._fail(batch, exc)
                     return
-                batch[0].future.set_exception(exc)
+                # A stream or claim exists that we did not look up, or another process
+                # wrote it after our snapshot: the next attempt looks everything up and
+                # answers the clashing request alone.
+                log.debug("append batch clashed, retrying (attempt %d)", attempt + 1)
+                thorough = True
+            except Exception as exc:  # the committer must outlive any one bad batch
+                self._fail(batch, exc)
                 return
         else:
             exc = RuntimeError("append batch kept clashing; giving up")
@@ -238,7 +240,16 @@ class EventStore:
             else:
                 request.future.set_result(outcome)
 
-    def _write(self, batch, session):
+    def _fail(self, batch, exc):
+        if len(batch) > 1:
+            # One bad command (say, an event too large to store) must not fail the
+            # others that happened to share its transaction.
+            for request in batch:
+                self._commit([request])
+        else:
+            batch[0].future.set_exception(exc)
+
+    def _write(self, batch, session, thorough=True):
         """Decide each request against the current heads, then write the accepted ones.
 
         Runs inside a transaction and may be re-run by with_transaction on a transient
@@ -249,8 +260,10 @@ class EventStore:
         if keys:
             for doc in self.commands.find({"_id": {"$in": keys}}, session=session):
                 seen[doc["_id"]] = doc["event_ids"]
-        heads = self._stream_heads({r.stream_id for r in batch}, session)
-        owners = self._claim_owners(batch, session)
+        heads = self._stream_heads({r.stream_id for r in batch
+                                    if thorough or r.expected_version != NO_STREAM},
+                                   session)
+        owners = self._claim_owners([r for r in batch if thorough or r.releases], session)
 
         now = datetime.now(timezone.utc)
         outcomes, docs, commands, pending_keys = [], [], [], {}
@@ -388,3 +401,10 @@ class EventStore:
 
 def _claim_id(namespace, value):
     return f"{namespace}:{value}"
+
+
+def _is_duplicate(exc):
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    errors = exc.details.get("writeErrors", [])
+    return bool(errors) and all(e.get("code") == 11000 for e in errors)

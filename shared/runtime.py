@@ -6,6 +6,7 @@ plain Python.
 """
 import functools
 import logging
+import os
 import uuid
 
 from marshmallow import ValidationError
@@ -48,13 +49,17 @@ class EventLog(_ServiceDatabase):
         super().setup()
         self.store = EventStore(self.db)
         self.store.ensure_indexes()
-        self.jobs = [ProjectionRunner(self.store, projection())
-                     for projection in self.projections]
+        in_process = os.environ.get("NAZAR_EVENT_JOBS", "in-process") == "in-process"
+        self.jobs = self.background_jobs(
+            self.store, self.container.service_name,
+            self.container.config["AMQP_URI"]) if in_process else []
+
+    def background_jobs(self, store, service, amqp_uri):
+        """The relay and a runner per projection, over `store`."""
+        jobs = [ProjectionRunner(store, projection()) for projection in self.projections]
         if self.relay:
-            self.jobs.append(Relay(
-                self.container.service_name, self.store,
-                AmqpPublisher(self.container.config["AMQP_URI"],
-                              self.container.service_name)))
+            jobs.append(Relay(service, store, AmqpPublisher(amqp_uri, service)))
+        return jobs
 
     def start(self):
         self.threads = [self.container.spawn_managed_thread(

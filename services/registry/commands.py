@@ -29,7 +29,7 @@ SMS_CODE_ATTEMPTS = 10
 
 def register_organization(log, command, idempotency_key=None):
     return execute(log, Organization, str(uuid.uuid4()),
-                   lambda o: o.register(**command), idempotency_key)
+                   lambda o: o.register(**command), idempotency_key, new=True)
 
 
 def register_observer(log, references, command, phone_region, idempotency_key=None):
@@ -60,7 +60,7 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
             Observer, str(uuid.uuid4()),
             lambda o, c=commands[i]: o.register(**c, sms_code=_sms_code(),
                                                 phone_region=phone_region),
-            keys[i]) for i in todo])
+            keys[i], new=True) for i in todo])
         retry = []
         for i, result in zip(todo, results):
             if isinstance(result, UniquenessError) and result.namespace == "sms_code":

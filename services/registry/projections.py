@@ -156,21 +156,32 @@ class Observers:
             doc["id"] = doc.pop("_id")
         return doc
 
-    def page(self, filter, after=None, first=50):
+    def page(self, filter, after=None, first=50, count=True):
         """Observers matching `filter` in name order, a page at a time; `after` is the
-        (full name, id) of the last one seen."""
+        (full name, id) of the last one seen; the total only when `count`."""
         query = {k: filter[k] for k in ("region", "district", "organization_id", "status")
                  if filter.get(k)}
         words = (filter.get("search") or "").lower().replace("+", "").split()
+        options = {}
         if words:
-            query["keywords"] = {"$all": [re.compile("^" + re.escape(w)) for w in words]}
-        total = self.observers.count_documents(query)
+            # Anchored, flag-free patterns become index ranges; the longest word first,
+            # as the most selective one drives the index.
+            query["$and"] = [{"keywords": {"$regex": "^" + re.escape(w)}}
+                             for w in sorted(words, key=len, reverse=True)]
+            # Left alone, the planner may walk the name index for the sort instead,
+            # which for a rare match means every observer.
+            options["hint"] = [("keywords", ASCENDING)]
+        total = None
+        if count:
+            total = (self.observers.count_documents(query, **options) if query
+                     else self.observers.estimated_document_count())
         if after:
             name, observer_id = after
             query["$or"] = [{"full_name": {"$gt": name}},
                             {"full_name": name, "_id": {"$gt": observer_id}}]
         docs = list(self.observers.find(query, {"keywords": 0}, limit=first + 1,
-                                        sort=[("full_name", ASCENDING), ("_id", ASCENDING)]))
+                                        sort=[("full_name", ASCENDING), ("_id", ASCENDING)],
+                                        **options))
         for doc in docs:
             doc["id"] = doc.pop("_id")
         return {"observers": docs[:first], "has_next": len(docs) > first, "total": total}

@@ -37,8 +37,8 @@ class RegistryService:
         return OrganizationView().dump(organization)
 
     @rpc
-    def observers_page(self, filter, after=None, first=50):
-        page = self.observers.page(filter, after, first)
+    def observers_page(self, filter, after=None, first=50, count=True):
+        page = self.observers.page(filter, after, first, count)
         page["observers"] = ObserverView(many=True).dump(page["observers"])
         return page
 

@@ -1,0 +1,179 @@
+"""Registry benchmark (`make bench`): national-scale imports and observer lists,
+measured the way a coordinator meets them, through GraphQL on the running platform.
+
+Starts the platform as `make run` does (its own databases and RabbitMQ vhost), imports
+a generated list of polling stations and then of observers, waits for the read models
+to catch up, and times `observers(filter)` pages.
+"""
+import argparse
+import base64
+import csv
+import io
+import json
+import statistics
+import sys
+import time
+import uuid
+
+import requests
+
+from deploy.broker import amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq
+from deploy.mongod import EmbeddedMongod
+from deploy.platform import running_platform
+from shared import auth, config
+from shared.mongo import connect
+
+BENCH_MONGO_PORT = 27119
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
+REGIONS, DISTRICTS_PER_REGION = 9, 12
+STATIONS_TARGET_S, OBSERVERS_TARGET_S, PAGE_TARGET_MS = 60, 120, 50
+
+
+def stations_csv(count):
+    out = io.StringIO()
+    rows = csv.writer(out)
+    rows.writerow(["region_code", "region_name", "district_code", "district_name",
+                   "station_code", "station_number", "station_name", "address",
+                   "registered_voters", "latitude", "longitude"])
+    for i in range(count):
+        region, district = i % REGIONS, (i // REGIONS) % DISTRICTS_PER_REGION
+        rows.writerow([f"R{region:02}", f"Область {region}", f"R{region:02}-D{district:02}",
+                       f"Район {district}", f"{i:06}", i + 1, f"Школа №{i}",
+                       f"ул. Ленина {i}", 500 + i % 2500, 40 + (i % 300) / 100,
+                       70 + (i % 500) / 100])
+    return out.getvalue().encode()
+
+
+FIRST_NAMES = ["Айдана", "Бакыт", "Гульнара", "Эрмек", "Асель", "Тимур", "Нурлан",
+               "Жылдыз", "Азамат", "Чолпон", "Улан", "Динара"]
+LAST_NAMES = ["Бекова", "Асанов", "Токтосунова", "Алиев", "Жумабаева", "Садыков",
+              "Иманалиев", "Мамытова", "Осмонов", "Кадырова", "Сыдыков", "Абдыкадырова"]
+
+
+def observers_csv(count):
+    out = io.StringIO()
+    rows = csv.writer(out)
+    rows.writerow(["full_name", "phone", "region_code", "district_code", "locale"])
+    for i in range(count):
+        region, district = i % REGIONS, (i // REGIONS) % DISTRICTS_PER_REGION
+        name = f"{FIRST_NAMES[i % 12]} {LAST_NAMES[(i // 12) % 12]} {i}"
+        rows.writerow([name, f"+99655{i:07d}", f"R{region:02}",
+                       f"R{region:02}-D{district:02}", ("ru", "ky", "en")[i % 3]])
+    return out.getvalue().encode()
+
+
+class Client:
+    def __init__(self, url, platform):
+        self.url = url
+        self.platform = platform
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = "Bearer " + auth.mint(
+            "national_coordinator", secret=SECRET)
+
+    def __call__(self, query, variables=None):
+        body = self.session.post(self.url, json={"query": query, "variables": variables},
+                                 timeout=900).json()
+        if body.get("errors"):
+            errors = [line for line in self.platform.log(200_000).splitlines()
+                      if '"level": "error"' in line or "Traceback" in line]
+            sys.exit(f"GraphQL errors: {body['errors']}\n" + "\n".join(errors[-5:]))
+        return body["data"]
+
+
+def timed_import(client, mutation, data):
+    started = time.perf_counter()
+    payload = client(f"""mutation($input: ImportFileInput!) {{ {mutation}(input: $input) {{
+        report {{ rows rejectedRows }} errors {{ code message }} }} }}""",
+                     {"input": {"csvBase64": base64.b64encode(data).decode()}})[mutation]
+    elapsed = time.perf_counter() - started
+    if payload["errors"] or payload["report"]["rejectedRows"]:
+        sys.exit(f"{mutation} refused rows: {json.dumps(payload)[:2000]}")
+    return elapsed
+
+
+def wait_for(check, timeout=600):
+    started = time.perf_counter()
+    while not check():
+        if time.perf_counter() - started > timeout:
+            sys.exit("read models did not catch up")
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+PAGE = """query($filter: ObserverFilter, $after: String) {
+  observers(filter: $filter, first: 50, after: $after) {
+    totalCount pageInfo { endCursor } edges { node { id fullName region district status phones } } } }"""
+
+
+def page_latencies(client, samples):
+    filters = [{"region": "R03"}, {"district": "R05-D07"}, {"search": "айдана"},
+               {"search": "бакыт асанов"}, {"search": "+99655000123"}, {},
+               {"region": "R01", "search": "гульнара"}]
+    latencies = []
+    for i in range(samples):
+        started = time.perf_counter()
+        client(PAGE, {"filter": filters[i % len(filters)]})
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=100_000)
+    parser.add_argument("--observers", type=int, default=300_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args()
+
+    mongod = EmbeddedMongod(config.VAR / "mongo-bench", BENCH_MONGO_PORT)
+    mongo_uri = mongod.start()
+    base_amqp = config.amqp_uri()
+    ensure_rabbitmq(base_amqp, management=True)
+    vhost = f"nazar-bench-{uuid.uuid4().hex[:8]}"
+    create_vhost(vhost)
+    prefix = f"bench_{uuid.uuid4().hex[:6]}_"
+    client = connect(mongo_uri)
+    try:
+        with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
+                               "AMQP_URI": amqp_uri_for_vhost(base_amqp, vhost),
+                               "NAZAR_TOKEN_SECRET": SECRET}) as platform:
+            graphql = Client(platform.url, platform)
+            observers = client[f"{prefix}registry"]["observers"]
+            figures = {
+                "stations_import_s": timed_import(graphql, "importPollingStations",
+                                                  stations_csv(args.stations)),
+            }
+            regions = client[f"{prefix}registry"]["regions"]
+            wait_for(lambda: regions.count_documents({}) == REGIONS)
+            figures["observers_import_s"] = timed_import(graphql, "importObservers",
+                                                         observers_csv(args.observers))
+            figures["catch_up_after_import_s"] = wait_for(
+                lambda: observers.estimated_document_count() >= args.observers)
+            latencies = page_latencies(graphql, args.samples)
+            figures["observers_page_median_ms"] = statistics.median(latencies)
+            figures["observers_page_p95_ms"] = statistics.quantiles(latencies, n=20)[-1]
+    finally:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+        client.close()
+        delete_vhost(vhost)
+        mongod.stop()
+
+    print(f"Registry benchmark: {args.stations} stations, {args.observers} observers, "
+          "through GraphQL on the running platform")
+    checks = {"stations_import_s": STATIONS_TARGET_S,
+              "observers_import_s": OBSERVERS_TARGET_S,
+              "observers_page_median_ms": PAGE_TARGET_MS}
+    for name, value in figures.items():
+        target = checks.get(name)
+        verdict = "" if target is None else (
+            f"target <= {target:<6} {'ok' if value <= target else 'ABOVE TARGET'}")
+        print(f"  {name:<28}{value:>10.1f}   {verdict}")
+    out = config.VAR / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "registry.json").write_text(json.dumps(figures, indent=2))
+    sys.exit(0 if all(figures[n] <= t for n, t in checks.items()) else 1)
+
+
+if __name__ == "__main__":
+    main()
