@@ -21,9 +21,7 @@ import uuid  # noqa: E402
 
 from kombu import Connection, Queue  # noqa: E402
 
-from deploy.broker import (amqp_uri_for_vhost, create_vhost, delete_vhost,  # noqa: E402
-                           ensure_rabbitmq)
-from deploy.mongod import EmbeddedMongod  # noqa: E402
+from bench.environment import bench_environment  # noqa: E402
 from services.registry.projections import ObserverDirectory  # noqa: E402
 from shared import config  # noqa: E402
 from shared.eventstore import NO_STREAM, EventStore, NewEvent  # noqa: E402
@@ -31,7 +29,6 @@ from shared.mongo import connect  # noqa: E402
 from shared.projections import ProjectionRunner  # noqa: E402
 from shared.relay import AmqpPublisher, Relay, event_exchange  # noqa: E402
 
-BENCH_MONGO_PORT = 27119
 TARGETS = {"appends_per_s": 2000, "relay_events_per_s": 3000,
            "projection_events_per_s": 5000}
 
@@ -89,33 +86,21 @@ def main():
     parser.add_argument("--concurrency", type=int, default=200)
     args = parser.parse_args()
 
-    mongod = None
-    mongo_uri = os.environ.get("MONGO_URI")
-    if not mongo_uri:
-        mongod = EmbeddedMongod(config.VAR / "mongo-bench", BENCH_MONGO_PORT)
-        mongo_uri = mongod.start()
-    base_amqp = config.amqp_uri()
-    ensure_rabbitmq(base_amqp, management=True)
-    vhost = f"nazar-bench-{uuid.uuid4().hex[:8]}"
-    create_vhost(vhost)
-    client = connect(mongo_uri)
-    database = f"bench_{uuid.uuid4().hex[:8]}"
-    store = EventStore(client[database])
-    store.ensure_indexes()
-    try:
-        figures = {
-            "appends_per_s": bench_appends(store, args.events, args.concurrency),
-            "relay_events_per_s": bench_relay(
-                store, amqp_uri_for_vhost(base_amqp, vhost), args.events),
-            "projection_events_per_s": bench_projection(store, args.events),
-        }
-    finally:
-        store.close()
-        client.drop_database(database)
-        client.close()
-        delete_vhost(vhost)
-        if mongod:
-            mongod.stop()
+    with bench_environment() as (mongo_uri, amqp_uri):
+        client = connect(mongo_uri)
+        database = f"bench_{uuid.uuid4().hex[:8]}"
+        store = EventStore(client[database])
+        store.ensure_indexes()
+        try:
+            figures = {
+                "appends_per_s": bench_appends(store, args.events, args.concurrency),
+                "relay_events_per_s": bench_relay(store, amqp_uri, args.events),
+                "projection_events_per_s": bench_projection(store, args.events),
+            }
+        finally:
+            store.close()
+            client.drop_database(database)
+            client.close()
 
     print(f"Foundation benchmark: {args.events} events, {args.concurrency} concurrent "
           f"appenders, {os.cpu_count()} cores")

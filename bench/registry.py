@@ -17,13 +17,11 @@ import uuid
 
 import requests
 
-from deploy.broker import amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq
-from deploy.mongod import EmbeddedMongod
+from bench.environment import bench_environment
 from deploy.platform import running_platform
 from shared import auth, config
 from shared.mongo import connect
 
-BENCH_MONGO_PORT = 27119
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
 REGIONS, DISTRICTS_PER_REGION = 9, 12
 STATIONS_TARGET_S, OBSERVERS_TARGET_S, PAGE_TARGET_MS = 60, 120, 50
@@ -117,6 +115,21 @@ def page_latencies(client, samples):
     return latencies
 
 
+def measure(platform, registry, args):
+    graphql = Client(platform.url, platform)
+    figures = {"stations_import_s": timed_import(graphql, "importPollingStations",
+                                                 stations_csv(args.stations))}
+    wait_for(lambda: registry["regions"].count_documents({}) == REGIONS)
+    figures["observers_import_s"] = timed_import(graphql, "importObservers",
+                                                 observers_csv(args.observers))
+    figures["catch_up_after_import_s"] = wait_for(
+        lambda: registry["observers"].estimated_document_count() >= args.observers)
+    latencies = page_latencies(graphql, args.samples)
+    figures["observers_page_median_ms"] = statistics.median(latencies)
+    figures["observers_page_p95_ms"] = statistics.quantiles(latencies, n=20)[-1]
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=100_000)
@@ -124,40 +137,19 @@ def main():
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
 
-    mongod = EmbeddedMongod(config.VAR / "mongo-bench", BENCH_MONGO_PORT)
-    mongo_uri = mongod.start()
-    base_amqp = config.amqp_uri()
-    ensure_rabbitmq(base_amqp, management=True)
-    vhost = f"nazar-bench-{uuid.uuid4().hex[:8]}"
-    create_vhost(vhost)
     prefix = f"bench_{uuid.uuid4().hex[:6]}_"
-    client = connect(mongo_uri)
-    try:
-        with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
-                               "AMQP_URI": amqp_uri_for_vhost(base_amqp, vhost),
-                               "NAZAR_TOKEN_SECRET": SECRET}) as platform:
-            graphql = Client(platform.url, platform)
-            observers = client[f"{prefix}registry"]["observers"]
-            figures = {
-                "stations_import_s": timed_import(graphql, "importPollingStations",
-                                                  stations_csv(args.stations)),
-            }
-            regions = client[f"{prefix}registry"]["regions"]
-            wait_for(lambda: regions.count_documents({}) == REGIONS)
-            figures["observers_import_s"] = timed_import(graphql, "importObservers",
-                                                         observers_csv(args.observers))
-            figures["catch_up_after_import_s"] = wait_for(
-                lambda: observers.estimated_document_count() >= args.observers)
-            latencies = page_latencies(graphql, args.samples)
-            figures["observers_page_median_ms"] = statistics.median(latencies)
-            figures["observers_page_p95_ms"] = statistics.quantiles(latencies, n=20)[-1]
-    finally:
-        for name in client.list_database_names():
-            if name.startswith(prefix):
-                client.drop_database(name)
-        client.close()
-        delete_vhost(vhost)
-        mongod.stop()
+    with bench_environment() as (mongo_uri, amqp_uri):
+        client = connect(mongo_uri)
+        try:
+            with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
+                                   "AMQP_URI": amqp_uri,
+                                   "NAZAR_TOKEN_SECRET": SECRET}) as platform:
+                figures = measure(platform, client[f"{prefix}registry"], args)
+        finally:
+            for name in client.list_database_names():
+                if name.startswith(prefix):
+                    client.drop_database(name)
+            client.close()
 
     print(f"Registry benchmark: {args.stations} stations, {args.observers} observers, "
           "through GraphQL on the running platform")

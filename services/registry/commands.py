@@ -43,8 +43,9 @@ def register_observer(log, references, command, phone_region, idempotency_key=No
 def register_observers(log, references, commands, phone_region, idempotency_keys=None):
     """Registers many observers; returns, in order, each one's Observer or Rejected.
 
-    Each gets a fresh random SMS code; the rare one that clashes with a code already
-    given out is simply registered again with another.
+    Each gets a fresh random six-digit SMS code; one that clashes with a code already
+    given out is registered again with another, and after a few clashes (the six-digit
+    codes are filling up) with a seven-digit one.
     """
     keys = idempotency_keys or [None] * len(commands)
     outcomes = [None] * len(commands)
@@ -55,10 +56,11 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
             todo.append(i)
         except Rejected as exc:
             outcomes[i] = exc
-    for _ in range(SMS_CODE_ATTEMPTS):
+    for attempt in range(SMS_CODE_ATTEMPTS):
+        digits = 6 if attempt < SMS_CODE_ATTEMPTS // 2 else 7
         results = execute_all(log, [Command(
             Observer, str(uuid.uuid4()),
-            lambda o, c=commands[i]: o.register(**c, sms_code=_sms_code(),
+            lambda o, c=commands[i]: o.register(**c, sms_code=_sms_code(digits),
                                                 phone_region=phone_region),
             keys[i], new=True) for i in todo])
         retry = []
@@ -75,7 +77,7 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
         if not todo:
             break
     for i in todo:
-        outcomes[i] = RuntimeError("no free SMS code found; lengthen the codes")
+        outcomes[i] = RuntimeError("no free SMS code found in ten tries")
     return outcomes
 
 
@@ -140,8 +142,8 @@ def _row_problems(row, problems):
     return [imports.RowProblem(row, column(p.field), p.code, p.message) for p in problems]
 
 
-def _sms_code():
-    return str(100000 + secrets.randbelow(900000))
+def _sms_code(digits):
+    return str(10 ** (digits - 1) + secrets.randbelow(9 * 10 ** (digits - 1)))
 
 
 def parse_station(cells):
