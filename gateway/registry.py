@@ -207,6 +207,68 @@ class Organization(graphene.ObjectType):
     contact = graphene.String()
 
 
+class UpdateObserverInput(ClientMutationId, graphene.InputObjectType):
+    id = graphene.ID(required=True)
+    full_name = graphene.String()
+    phones = graphene.List(graphene.NonNull(graphene.String),
+                           description="the whole new list of phones")
+    district = graphene.String()
+    locale = graphene.String()
+    organization_id = graphene.ID()
+    document_number = graphene.String()
+
+
+class ObserverPayload(Payload, graphene.ObjectType):
+    observer = graphene.Field(Observer)
+
+
+class UpdateObserver(graphene.Mutation):
+    """Changes what is given and leaves the rest; records ObserverUpdated."""
+
+    class Arguments:
+        input = UpdateObserverInput(required=True)
+
+    Output = ObserverPayload
+
+    @staticmethod
+    @allow(*COORDINATORS)
+    def mutate(root, info, input):
+        changes = command_input(input)
+        observer_id = changes.pop("id")
+        return _on_visible_observer(info, input, "update_observer",
+                                    {"observer_id": observer_id, "changes": changes})
+
+
+class SuspendObserverInput(ClientMutationId, graphene.InputObjectType):
+    id = graphene.ID(required=True)
+    reason = graphene.String(required=True)
+
+
+class SuspendObserver(graphene.Mutation):
+    """Suspends an observer (records ObserverSuspended with the reason); other
+    services stop deploying and counting them."""
+
+    class Arguments:
+        input = SuspendObserverInput(required=True)
+
+    Output = ObserverPayload
+
+    @staticmethod
+    @allow(*COORDINATORS)
+    def mutate(root, info, input):
+        return _on_visible_observer(info, input, "suspend_observer",
+                                    {"observer_id": input.id, "reason": input.reason})
+
+
+def _on_visible_observer(info, input, method, command):
+    """Runs a command on an observer; one outside a regional coordinator's region is
+    answered for by the registry exactly as a missing one is."""
+    viewer = info.context.viewer
+    scope = viewer.region if viewer.role == "regional_coordinator" else None
+    return run_command(info, ObserverPayload, "observer", "registry", method,
+                       {**command, "within_region": scope}, input)
+
+
 class RegisterOrganizationInput(ClientMutationId, graphene.InputObjectType):
     name = graphene.String(required=True)
     kind = graphene.String(required=True, description="ngo, coalition, party or candidate")
@@ -243,21 +305,17 @@ def _observer_after(after):
     return [name, observer_id]
 
 
-class RegisterObserverPayload(Payload, graphene.ObjectType):
-    observer = graphene.Field(Observer)
-
-
 class RegisterObserver(graphene.Mutation):
     class Arguments:
         input = RegisterObserverInput(required=True)
 
-    Output = RegisterObserverPayload
+    Output = ObserverPayload
 
     @staticmethod
     @allow(*COORDINATORS)
     def mutate(root, info, input):
         require_region(info.context.viewer, input.region)
-        return run_command(info, RegisterObserverPayload, "observer", "registry",
+        return run_command(info, ObserverPayload, "observer", "registry",
                            "register_observer", command_input(input), input)
 
 
@@ -322,5 +380,7 @@ class Query(graphene.ObjectType):
 class Mutation(graphene.ObjectType):
     register_observer = RegisterObserver.Field()
     register_organization = RegisterOrganization.Field()
+    update_observer = UpdateObserver.Field()
+    suspend_observer = SuspendObserver.Field()
     import_polling_stations = ImportPollingStations.Field()
     import_observers = ImportObservers.Field()

@@ -68,9 +68,7 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
             if isinstance(result, UniquenessError) and result.namespace == "sms_code":
                 retry.append(i)
             elif isinstance(result, UniquenessError):
-                outcomes[i] = Rejected(Problem(
-                    "PHONE_TAKEN", f"phone {result.value} already belongs to observer "
-                                   f"{result.owner}", "phones"))
+                outcomes[i] = _phone_taken(result)
             else:
                 outcomes[i] = result
         todo = retry
@@ -79,6 +77,42 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
     for i in todo:
         outcomes[i] = RuntimeError("no free SMS code found in ten tries")
     return outcomes
+
+
+def update_observer(log, references, command, phone_region, idempotency_key=None):
+    observer_id, changes = command["observer_id"], command["changes"]
+
+    def decide(observer):
+        observer.require_visible(command["within_region"])
+        references.check({"region": observer.region,
+                          "district": changes.get("district", observer.district),
+                          "organization_id": changes.get("organization_id",
+                                                         observer.organization_id)})
+        observer.update(phone_region=phone_region, **changes)
+    try:
+        return execute(log, Observer, observer_id, decide, idempotency_key)
+    except UniquenessError as clash:
+        raise _phone_taken(clash)
+
+
+def suspend_observer(log, command, idempotency_key=None):
+    def decide(observer):
+        observer.require_visible(command["within_region"])
+        observer.suspend(command["reason"])
+    return execute(log, Observer, command["observer_id"], decide, idempotency_key)
+
+
+def follow_status(log, envelope):
+    """Moves an observer's status on a training or deployment event."""
+    observer_id = envelope["data"].get("observer_id")
+    if observer_id:
+        execute(log, Observer, observer_id,
+                lambda o: o.follow(envelope["type"], envelope["id"]))
+
+
+def _phone_taken(clash):
+    return Rejected(Problem("PHONE_TAKEN", f"phone {clash.value} already belongs to "
+                                           f"observer {clash.owner}", "phones"))
 
 
 def import_observers(log, references, schema, data, phone_region):

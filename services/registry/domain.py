@@ -155,8 +155,44 @@ class ObserverRegistered:
     sms_code: str | None = None
 
 
+@dataclass(frozen=True)
+class ObserverUpdated:
+    observer_id: str
+    changes: dict
+    previous: dict
+
+
+@dataclass(frozen=True)
+class ObserverSuspended:
+    observer_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ObserverStatusChanged:
+    """Another service's event moved the observer along: `cause` names it."""
+    observer_id: str
+    status: str
+    previous: str
+    cause: str
+    cause_id: str
+
+
+# Which other services' events move an observer's status, from which statuses.
+STATUS_MOVES = {
+    "ObserverEnrolled": ("in_training", {"applicant"}),
+    "ObserverCertified": ("certified", {"applicant", "in_training"}),
+    "CertificationRevoked": ("in_training", {"certified", "deployed"}),
+    "ObserverAssigned": ("deployed", {"certified"}),
+    "AssignmentWithdrawn": ("certified", {"deployed"}),
+}
+UPDATABLE = ("full_name", "phones", "district", "locale", "organization_id",
+             "document_number")
+
+
 class Observer(Aggregate):
-    events = (ObserverRegistered,)
+    events = (ObserverRegistered, ObserverUpdated, ObserverSuspended,
+              ObserverStatusChanged)
 
     def __init__(self, id):
         super().__init__(id)
@@ -168,6 +204,7 @@ class Observer(Aggregate):
         self.document_number = None
         self.sms_code = None
         self.status = None
+        self.causes = set()
 
     def register(self, full_name, phones, region, locale, sms_code,
                  organization_id=None, district=None, document_number=None,
@@ -185,6 +222,58 @@ class Observer(Aggregate):
             observer_id=self.id, full_name=" ".join(full_name.split()), phones=numbers,
             region=region, locale=locale, organization_id=organization_id,
             district=district, document_number=document_number, sms_code=sms_code))
+
+    def update(self, phone_region="KG", **facts):
+        """Changes what was given; a phone added is claimed, a phone removed released."""
+        self.require_visible()
+        if "phones" in facts:
+            facts["phones"] = list(dict.fromkeys(
+                normalize_phone(p, phone_region, f"phones.{i}")
+                for i, p in enumerate(facts["phones"])))
+        if "full_name" in facts:
+            facts["full_name"] = " ".join(facts["full_name"].split())
+        changes = {k: v for k, v in facts.items() if getattr(self, k) != v}
+        if not changes:
+            return
+        for number in set(changes.get("phones", self.phones)) - set(self.phones):
+            self.claim("phone", number)
+        for number in set(self.phones) - set(changes.get("phones", self.phones)):
+            self.release("phone", number)
+        self.record(ObserverUpdated(self.id, changes,
+                                    {k: getattr(self, k) for k in changes}))
+
+    def suspend(self, reason):
+        self.require_visible()
+        if self.status == "suspended":
+            raise Rejected(Problem("ALREADY_SUSPENDED",
+                                   f"observer {self.id} is already suspended"))
+        self.record(ObserverSuspended(self.id, reason))
+
+    def follow(self, cause, cause_id):
+        """Moves the status on another service's event; the same event twice, or one
+        that does not apply to the current status (a suspended observer), changes
+        nothing."""
+        status, allowed_from = STATUS_MOVES[cause]
+        if cause_id in self.causes or self.status not in allowed_from:
+            return
+        self.record(ObserverStatusChanged(self.id, status, self.status, cause, cause_id))
+
+    def require_visible(self, within_region=None):
+        """Refuses a missing observer, and one outside `within_region` in exactly the
+        same words, so a scoped caller learns nothing about other regions."""
+        if not self.exists or within_region not in (None, self.region):
+            raise Rejected(Problem("NOT_FOUND", f"there is no observer {self.id}", "id"))
+
+    def on_observer_updated(self, event):
+        for name, value in event.changes.items():
+            setattr(self, name, value)
+
+    def on_observer_suspended(self, event):
+        self.status = "suspended"
+
+    def on_observer_status_changed(self, event):
+        self.status = event.status
+        self.causes.add(event.cause_id)
 
     def on_observer_registered(self, event):
         self.full_name = event.full_name

@@ -41,6 +41,41 @@ class ObserverDirectory(Projection):
         }}, upsert=True))]
 
 
+    @handles("ObserverUpdated")
+    def updated(self, event):
+        changes = event.data["changes"]
+
+        def part(changed, words, digits):
+            # The keywords of what did not change are kept from the document.
+            if changed in changes:
+                return {"$literal": words}
+            return {"$filter": {"input": "$keywords", "cond": {"$eq": [digits, {
+                "$regexMatch": {"input": "$$this", "regex": "^[0-9]+$"}}]}}}
+
+        names = part("full_name", keywords(changes.get("full_name", ""), []), False)
+        phones = part("phones", keywords("", changes.get("phones", [])), True)
+        return [("observers", UpdateOne(
+            {"_id": event.data["observer_id"], "version": event.version - 1},
+            [{"$set": {**{k: {"$literal": v} for k, v in changes.items()},
+                       "keywords": {"$setUnion": [names, phones]},
+                       "version": event.version}}]))]
+
+    @handles("ObserverSuspended")
+    def suspended(self, event):
+        return _set_observer(event, status="suspended",
+                             suspension_reason=event.data["reason"])
+
+    @handles("ObserverStatusChanged")
+    def status_changed(self, event):
+        return _set_observer(event, status=event.data["status"])
+
+
+def _set_observer(event, **fields):
+    return [("observers", UpdateOne(
+        {"_id": event.data["observer_id"], "version": event.version - 1},
+        {"$set": {**fields, "version": event.version}}))]
+
+
 def keywords(full_name, phones):
     """What search matches by prefix: each word of the name, each phone's digits."""
     return sorted({w for w in full_name.lower().split()} | {p.lstrip("+") for p in phones})

@@ -4,7 +4,9 @@ import binascii
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
-from services.registry.domain import LOCALES, ORGANIZATION_KINDS
+from services.registry.domain import (LOCALES, ORGANIZATION_KINDS, District, Observer,
+                                      Organization, PollingStation, Region)
+from shared.schemas import event_schema
 
 REGION_CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$",
                               error="a region code is 1-16 capital letters, digits, -")
@@ -29,6 +31,32 @@ class RegisterObserver(Schema):
         return data
 
 
+class ObserverChanges(Schema):
+    full_name = fields.String(validate=validate.Length(min=2, max=200))
+    phones = fields.List(fields.String(validate=validate.Length(min=3, max=32)),
+                         validate=validate.Length(min=1, max=5))
+    district = fields.String(allow_none=True, validate=REGION_CODE)
+    locale = fields.String(validate=validate.OneOf(LOCALES))
+    organization_id = fields.String(allow_none=True, validate=validate.Length(max=64))
+    document_number = fields.String(allow_none=True,
+                                    validate=validate.Length(min=3, max=32))
+
+
+class ObserverCommand(Schema):
+    observer_id = fields.String(required=True)
+    within_region = fields.String(load_default=None, allow_none=True,
+                                  metadata={"description": "the caller's scope: an "
+                                            "observer elsewhere is answered as missing"})
+
+
+class UpdateObserver(ObserverCommand):
+    changes = fields.Nested(ObserverChanges, required=True)
+
+
+class SuspendObserver(ObserverCommand):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
+
+
 class RegisterOrganization(Schema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=300))
     kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
@@ -49,29 +77,9 @@ class ImportFile(Schema):
             raise ValidationError("not base64", "content_base64")
 
 
-class ObserverRegisteredData(Schema):
-    """Payload of ObserverRegistered as partners receive it (schema version 1)."""
-    observer_id = fields.String(required=True)
-    full_name = fields.String(required=True)
-    phones = fields.List(fields.String(), required=True)
-    region = fields.String(required=True)
-    locale = fields.String(required=True)
-    organization_id = fields.String(allow_none=True)
-    district = fields.String(allow_none=True)
-    document_number = fields.String(allow_none=True)
-    sms_code = fields.String(allow_none=True)
-
-
-class OrganizationRegisteredData(Schema):
-    organization_id = fields.String(required=True)
-    name = fields.String(required=True)
-    kind = fields.String(required=True)
-    region = fields.String(allow_none=True)
-    contact = fields.String(allow_none=True)
-
-
-EVENTS = {"ObserverRegistered": ObserverRegisteredData,
-          "OrganizationRegistered": OrganizationRegisteredData}
+# What partners receive as each event's data (schema version 1).
+EVENTS = {cls.__name__: event_schema(cls) for aggregate in (
+    Region, District, PollingStation, Organization, Observer) for cls in aggregate.events}
 
 
 class OrganizationView(Schema):

@@ -1,5 +1,6 @@
 """Registry entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
 "errors"}; queries read the projections."""
+from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from services.registry import commands
@@ -7,7 +8,8 @@ from services.registry.projections import (ObserverDirectory, Observers,
                                            OrganizationDirectory, References, Territories,
                                            TerritoryDirectory)
 from services.registry.schemas import (ImportFile, ObserverView, OrganizationView,
-                                       RegisterObserver, RegisterOrganization)
+                                       RegisterObserver, RegisterOrganization,
+                                       SuspendObserver, UpdateObserver)
 from shared import config
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
@@ -29,6 +31,41 @@ class RegistryService:
             self.log, self.references, command, config.default_phone_region(),
             idempotency_key)
         return ObserverView().dump(observer)
+
+    @rpc
+    @replies(UpdateObserver())
+    def update_observer(self, command, idempotency_key=None):
+        observer = commands.update_observer(
+            self.log, self.references, command, config.default_phone_region(),
+            idempotency_key)
+        return ObserverView().dump(observer)
+
+    @rpc
+    @replies(SuspendObserver())
+    def suspend_observer(self, command, idempotency_key=None):
+        return ObserverView().dump(commands.suspend_observer(self.log, command,
+                                                             idempotency_key))
+
+    # Training and deployment move an observer's status along.
+    @event_handler("training", "ObserverEnrolled")
+    def on_enrolled(self, envelope):
+        commands.follow_status(self.log, envelope)
+
+    @event_handler("training", "ObserverCertified")
+    def on_certified(self, envelope):
+        commands.follow_status(self.log, envelope)
+
+    @event_handler("training", "CertificationRevoked")
+    def on_certification_revoked(self, envelope):
+        commands.follow_status(self.log, envelope)
+
+    @event_handler("deployment", "ObserverAssigned")
+    def on_assigned(self, envelope):
+        commands.follow_status(self.log, envelope)
+
+    @event_handler("deployment", "AssignmentWithdrawn")
+    def on_assignment_withdrawn(self, envelope):
+        commands.follow_status(self.log, envelope)
 
     @rpc
     @replies(RegisterOrganization())

@@ -43,3 +43,13 @@ def test_an_observer_is_registered_once():
     with pytest.raises(Rejected) as refused:
         observer.register("Aida", ["+996555123456"], "KG-C", "ky", sms_code="123456")
     assert refused.value.problems[0].code == "ALREADY_REGISTERED"
+
+
+def test_published_event_schemas_follow_the_event_classes():
+    from services.registry.schemas import EVENTS
+    from shared.aggregate import event_data
+    observer = Observer("o-1")
+    observer.register("Aida Bekova", ["0555 123 456"], "KG-C", "ky", sms_code="123456")
+    [event] = observer.pending
+    assert EVENTS["ObserverRegistered"]().load(event_data(event)) == event_data(event)
+    assert set(EVENTS["ObserverRegistered"]().fields) == set(event_data(event))

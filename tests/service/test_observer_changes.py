@@ -1,0 +1,104 @@
+"""Updating and suspending observers, and their status following training and
+deployment events."""
+import json
+import uuid
+
+import pytest
+from kombu import Connection
+
+from shared.relay import event_exchange
+from tests.service.conftest import eventually
+
+pytestmark = pytest.mark.usefixtures("territory")
+
+REGISTER = """mutation($input: RegisterObserverInput!) {
+  registerObserver(input: $input) { observer { id } errors { code } } }"""
+UPDATE = """mutation($input: UpdateObserverInput!) {
+  updateObserver(input: $input) { observer { id fullName phones district status }
+                                  errors { code field message } } }"""
+SUSPEND = """mutation($input: SuspendObserverInput!) {
+  suspendObserver(input: $input) { observer { status } errors { code field } } }"""
+READ = "query($id: ID!) { observer(id: $id) { fullName phones district status } }"
+SEARCH = """query($search: String) { observers(filter: {search: $search}) {
+  edges { node { fullName } } } }"""
+
+
+def register(gateway, phone="+996555123456", region="KG-C"):
+    body = gateway(REGISTER, {"input": {"fullName": "Aida Bekova", "phones": [phone],
+                                        "region": region}})
+    return body["data"]["registerObserver"]["observer"]["id"]
+
+
+def mutate(gateway, query, **input):
+    body = gateway(query, {"input": input})
+    assert "errors" not in body, body
+    return next(iter(body["data"].values()))
+
+
+def test_an_update_changes_only_what_is_given(gateway, registry_events):
+    observer_id = register(gateway)
+    payload = mutate(gateway, UPDATE, id=observer_id, fullName="Айдана Бекова",
+                     phones=["+996700000001"], district="C-02")
+    assert payload["errors"] == []
+    assert payload["observer"]["phones"] == ["+996700000001"]
+    [event] = registry_events.find({"type": "ObserverUpdated"})
+    assert event["data"]["previous"]["phones"] == ["+996555123456"]
+    assert eventually(lambda: (gateway(READ, {"id": observer_id})["data"]["observer"]
+                               or {}).get("district") == "C-02")
+    # Search follows the new name and phone; the old phone is free again.
+    assert gateway(SEARCH, {"search": "айдана"})["data"]["observers"]["edges"]
+    assert gateway(SEARCH, {"search": "996700"})["data"]["observers"]["edges"]
+    assert not gateway(SEARCH, {"search": "996555"})["data"]["observers"]["edges"]
+    assert register(gateway, phone="+996555123456")
+
+
+def test_updates_are_checked_like_registrations(gateway):
+    first, second = register(gateway), register(gateway, phone="+996700000002")
+    taken = mutate(gateway, UPDATE, id=second, phones=["+996555123456"])
+    assert [(e["code"], e["field"]) for e in taken["errors"]] == [("PHONE_TAKEN", "phones")]
+    assert first in taken["errors"][0]["message"]
+    elsewhere = mutate(gateway, UPDATE, id=first, district="Y-01")
+    assert elsewhere["errors"][0]["code"] == "DISTRICT_NOT_IN_REGION"
+    missing = mutate(gateway, UPDATE, id="nobody", fullName="X Y")
+    assert missing["errors"][0]["code"] == "NOT_FOUND"
+    # Another region's coordinator meets the observer as a missing one.
+    body = gateway(UPDATE, {"input": {"id": first, "fullName": "X Y"}},
+                   role="regional_coordinator", region="KG-Y")
+    assert body["data"]["updateObserver"]["errors"][0]["code"] == "NOT_FOUND"
+
+
+def test_a_suspended_observer_stays_suspended(gateway):
+    observer_id = register(gateway)
+    assert mutate(gateway, SUSPEND, id=observer_id, reason="campaigned at a station")[
+        "observer"]["status"] == "suspended"
+    again = mutate(gateway, SUSPEND, id=observer_id, reason="again")
+    assert again["errors"][0]["code"] == "ALREADY_SUSPENDED"
+
+
+def publish(amqp_uri, service, event_type, observer_id, event_id=None):
+    """An event as the training or deployment service's relay would publish it."""
+    envelope = {"id": event_id or str(uuid.uuid4()), "type": event_type,
+                "source": f"nazar/{service}", "subject": observer_id,
+                "data": {"observer_id": observer_id}}
+    with Connection(amqp_uri) as connection:
+        producer = connection.Producer(exchange=event_exchange(service))
+        producer.publish(json.dumps(envelope), routing_key=event_type,
+                         content_type="application/json", declare=[event_exchange(service)])
+    return envelope["id"]
+
+
+def test_status_follows_training_and_deployment(gateway, amqp_uri, registry_events):
+    observer_id = register(gateway)
+
+    def status():
+        return (gateway(READ, {"id": observer_id})["data"]["observer"] or {}).get("status")
+    eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"])
+    certified = publish(amqp_uri, "training", "ObserverCertified", observer_id)
+    assert eventually(lambda: status() == "certified")
+    publish(amqp_uri, "training", "ObserverCertified", observer_id, certified)  # again
+    publish(amqp_uri, "deployment", "ObserverAssigned", observer_id)
+    assert eventually(lambda: status() == "deployed")
+    assert registry_events.count_documents({"type": "ObserverStatusChanged"}) == 2
+    mutate(gateway, SUSPEND, id=observer_id, reason="no longer impartial")
+    publish(amqp_uri, "deployment", "AssignmentWithdrawn", observer_id)
+    assert eventually(lambda: status() == "suspended")
