@@ -55,7 +55,7 @@ class GatewayService:
                           {"status": "ok" if healthy else "degraded", "services": services})
 
     def _json(self, status, body):
-        return Response(json.dumps(body, default=str), status=status,
+        return Response(json.dumps(body, default=str, ensure_ascii=False), status=status,
                         mimetype="application/json",
                         headers={RequestContext.HEADER:
                                  self.request_context["correlation_id"]})

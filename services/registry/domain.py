@@ -8,7 +8,6 @@ from shared.aggregate import Aggregate, event_data
 from shared.errors import Problem, Rejected
 
 LOCALES = ("ru", "ky", "en")
-STATION_FLAGS = ("remote", "abroad", "special")
 
 
 @dataclass(frozen=True)
@@ -186,8 +185,6 @@ STATUS_MOVES = {
     "ObserverAssigned": ("deployed", {"certified"}),
     "AssignmentWithdrawn": ("certified", {"deployed"}),
 }
-UPDATABLE = ("full_name", "phones", "district", "locale", "organization_id",
-             "document_number")
 
 
 class Observer(Aggregate):

@@ -168,10 +168,6 @@ class Territories:
             query, sort=[("_id", ASCENDING)], limit=first + 1)]
         return {"stations": page[:first], "has_next": len(page) > first, "total": total}
 
-    def station(self, code):
-        doc = self.db["stations"].find_one({"_id": code})
-        return _with_code(doc) if doc else None
-
 
 def _with_code(doc):
     doc["code"] = doc.pop("_id")

@@ -99,10 +99,6 @@ class RegistryService:
         return self.territories.stations(region, district, after, first)
 
     @rpc
-    def polling_station(self, code):
-        return self.territories.station(code)
-
-    @rpc
     def get_observer(self, observer_id):
         observer = self.observers.get(observer_id)
         return ObserverView().dump(observer) if observer else None
