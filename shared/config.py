@@ -48,6 +48,12 @@ def default_phone_region():
     return os.environ.get("NAZAR_PHONE_REGION", "KG")
 
 
+def event_jobs_in_process():
+    """Whether a service runs its relay and projections itself (tests, a single
+    process) or leaves them to a `deploy.jobs` process beside it (the launcher)."""
+    return os.environ.get("NAZAR_EVENT_JOBS", "in-process") == "in-process"
+
+
 def token_secret():
     secret = os.environ.get("NAZAR_TOKEN_SECRET")
     if secret:

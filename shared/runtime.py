@@ -6,13 +6,12 @@ plain Python.
 """
 import functools
 import logging
-import os
 import uuid
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 
-from shared import logs
+from shared import config, logs
 from shared.errors import Rejected, problems_from_messages
 from shared.eventstore import Append, EventStore
 from shared.mongo import connect, service_database
@@ -49,10 +48,9 @@ class EventLog(_ServiceDatabase):
         super().setup()
         self.store = EventStore(self.db)
         self.store.ensure_indexes()
-        in_process = os.environ.get("NAZAR_EVENT_JOBS", "in-process") == "in-process"
         self.jobs = self.background_jobs(
             self.store, self.container.service_name,
-            self.container.config["AMQP_URI"]) if in_process else []
+            self.container.config["AMQP_URI"]) if config.event_jobs_in_process() else []
 
     def background_jobs(self, store, service, amqp_uri):
         """The relay and a runner per projection, over `store`."""
