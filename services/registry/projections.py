@@ -22,9 +22,9 @@ class ObserverDirectory(Projection):
             IndexModel([("district", ASCENDING), ("full_name", ASCENDING)]),
             IndexModel([("organization_id", ASCENDING), ("full_name", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("full_name", ASCENDING)]),
+            # Phones are found through the keywords; other services look observers up
+            # by phone or SMS code in read models of their own.
             IndexModel([("keywords", ASCENDING)]),
-            IndexModel([("phones", ASCENDING)]),
-            IndexModel([("sms_code", ASCENDING)]),
         ]}
 
     @handles("ObserverRegistered")
