@@ -21,7 +21,6 @@ OBSERVER_FILE_COLUMN = {"phones": "phone", "region": "region_code",
 STATION_COLUMNS = ("region_code", "district_code", "station_code", "station_number",
                    "address", "registered_voters")
 CHUNK = 2000
-MAX_REPORTED_PROBLEMS = 1000
 
 
 SMS_CODE_ATTEMPTS = 10
@@ -122,34 +121,26 @@ def import_observers(log, references, schema, data, phone_region):
     and left out whole."""
     header, rows = imports.read_table(data)
     imports.require_columns(header, OBSERVER_COLUMNS)
-    problems, commands, numbers = [], [], []
-    for number, cells in rows:
-        if cells is None:
-            problems.append(imports.RowProblem(number, None, "TOO_MANY_CELLS",
-                                               "the row has more cells than columns"))
-            continue
+
+    def parse(cells):
         try:
-            command = schema.load(_observer_command(cells, references))
+            return schema.load(_observer_command(cells, references))
         except ValidationError as exc:
-            problems += _row_problems(number, problems_from_messages(exc.messages))
-            continue
-        commands.append(command)
-        numbers.append(number)
+            raise Rejected(*problems_from_messages(exc.messages))
+
+    parsed, problems = imports.parse_rows(rows, parse, _file_column)
     registered = 0
-    for start in range(0, len(commands), CHUNK):
-        outcomes = register_observers(log, references, commands[start:start + CHUNK],
-                                      phone_region)
-        for number, outcome in zip(numbers[start:start + CHUNK], outcomes):
+    for start in range(0, len(parsed), CHUNK):
+        chunk = parsed[start:start + CHUNK]
+        outcomes = register_observers(log, references, [c for _, c in chunk], phone_region)
+        for (number, _), outcome in zip(chunk, outcomes):
             if isinstance(outcome, Rejected):
-                problems += _row_problems(number, outcome.problems)
+                problems += imports.row_problems(number, outcome.problems, _file_column)
             elif isinstance(outcome, Exception):
                 raise outcome  # not a row's fault: the store failed
             else:
                 registered += 1
-    return {"rows": len(rows), "imported": registered,
-            "rejected_rows": len({p.row for p in problems}),
-            "problems": [p.as_dict() for p in sorted(
-                problems, key=lambda p: p.row)[:MAX_REPORTED_PROBLEMS]]}
+    return imports.report(rows, problems, imported=registered)
 
 
 def _observer_command(cells, references):
@@ -167,13 +158,9 @@ def _observer_command(cells, references):
     }
 
 
-def _row_problems(row, problems):
-    def column(field):
-        if not field:
-            return None
-        name = field.split(".")[0]
-        return OBSERVER_FILE_COLUMN.get(name, name)
-    return [imports.RowProblem(row, column(p.field), p.code, p.message) for p in problems]
+def _file_column(field):
+    name = field.split(".")[0]
+    return OBSERVER_FILE_COLUMN.get(name, name)
 
 
 def _sms_code(digits):
@@ -218,15 +205,12 @@ def import_polling_stations(log, data):
 
     regions = {p["region"]["code"]: p["region"] for _, p in parsed}
     districts = {p["district"]["code"]: p["district"] for _, p in parsed}
-    report = {"rows": len(rows), "rejected_rows": len({p.row for p in problems})}
     # Regions before districts before stations: consumers meet them in that order.
-    for name, cls, facts in (("regions", Region, regions.values()),
-                             ("districts", District, districts.values()),
-                             ("stations", PollingStation, [p["station"] for _, p in parsed])):
-        report[name] = _define_all(log, cls, list(facts))
-    report["problems"] = [p.as_dict() for p in sorted(
-        problems, key=lambda p: p.row)[:MAX_REPORTED_PROBLEMS]]
-    return report
+    counts = {name: _define_all(log, cls, list(facts)) for name, cls, facts in (
+        ("regions", Region, regions.values()),
+        ("districts", District, districts.values()),
+        ("stations", PollingStation, [p["station"] for _, p in parsed]))}
+    return imports.report(rows, problems, **counts)
 
 
 def _consistent(parsed):

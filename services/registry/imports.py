@@ -15,6 +15,7 @@ LANGUAGES = ("ru", "ky", "en")
 TRUE_WORDS = {"1", "yes", "y", "true", "x", "+", "да", "ооба"}
 FALSE_WORDS = {"", "0", "no", "n", "false", "-", "нет", "жок"}
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_REPORTED_PROBLEMS = 1000
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,11 @@ def require_columns(header, required):
                                f"the file lacks the column(s) {', '.join(missing)}"))
 
 
-def parse_rows(rows, parse_row):
-    """Applies parse_row to each row: returns ([(row number, parsed)], [RowProblem])."""
+def parse_rows(rows, parse_row, column=lambda field: field):
+    """Applies parse_row to each row: returns ([(row number, parsed)], [RowProblem]).
+
+    parse_row raises BadRow for one problem, or Rejected for several, whose fields
+    `column` names as the file's columns."""
     parsed, problems = [], []
     for number, cells in rows:
         if cells is None:
@@ -83,7 +87,21 @@ def parse_rows(rows, parse_row):
             parsed.append((number, parse_row(cells)))
         except BadRow as bad:
             problems.append(RowProblem(number, bad.field, bad.code, str(bad)))
+        except Rejected as refused:
+            problems += row_problems(number, refused.problems, column)
     return parsed, problems
+
+
+def row_problems(row, problems, column=lambda field: field):
+    return [RowProblem(row, column(p.field) if p.field else None, p.code, p.message)
+            for p in problems]
+
+
+def report(rows, problems, **counts):
+    """An import's answer: what it read, what it did, and why rows were left out."""
+    return {"rows": len(rows), "rejected_rows": len({p.row for p in problems}),
+            **counts, "problems": [p.as_dict() for p in sorted(
+                problems, key=lambda p: p.row)[:MAX_REPORTED_PROBLEMS]]}
 
 
 def text(cells, column, required=True, max_length=300):
