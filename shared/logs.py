@@ -19,10 +19,6 @@ def clear():
     _context.fields = {}
 
 
-def current(name):
-    return getattr(_context, "fields", {}).get(name)
-
-
 class JsonFormatter(logging.Formatter):
     def __init__(self, service):
         super().__init__()

@@ -172,6 +172,11 @@ class Territories:
         return {"stations": page[:first], "has_next": len(page) > first, "total": total}
 
 
+def _with_id(doc):
+    doc["id"] = doc.pop("_id")
+    return doc
+
+
 def _with_code(doc):
     doc["code"] = doc.pop("_id")
     doc.pop("version", None)
@@ -186,9 +191,7 @@ class Observers:
 
     def get(self, observer_id):
         doc = self.observers.find_one({"_id": observer_id}, {"keywords": 0})
-        if doc is not None:
-            doc["id"] = doc.pop("_id")
-        return doc
+        return _with_id(doc) if doc else None
 
     def page(self, filter, after=None, first=50, count=True):
         """Observers matching `filter` in name order, a page at a time; `after` is the
@@ -213,11 +216,9 @@ class Observers:
             name, observer_id = after
             query["$or"] = [{"full_name": {"$gt": name}},
                             {"full_name": name, "_id": {"$gt": observer_id}}]
-        docs = list(self.observers.find(query, {"keywords": 0}, limit=first + 1,
-                                        sort=[("full_name", ASCENDING), ("_id", ASCENDING)],
-                                        **options))
-        for doc in docs:
-            doc["id"] = doc.pop("_id")
+        docs = [_with_id(d) for d in self.observers.find(
+            query, {"keywords": 0}, limit=first + 1,
+            sort=[("full_name", ASCENDING), ("_id", ASCENDING)], **options)]
         return {"observers": docs[:first], "has_next": len(docs) > first, "total": total}
 
 
