@@ -17,6 +17,7 @@ eventlet.monkey_patch()
 from eventlet.event import Event  # noqa: E402
 
 import logging  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -34,6 +35,9 @@ def main(argv=None):
     if len(argv) != 1:
         raise SystemExit("usage: python -m deploy.jobs package.module:ServiceClass")
     service_cls = load_service(argv[0])
+    # Requests first: under load (an import) the relay and projections give way and
+    # catch up afterwards, instead of taking the processor from the command at hand.
+    os.nice(config.jobs_niceness())
     logs.configure(f"{service_cls.name}-jobs")
     [event_log] = [v for v in vars(service_cls).values() if isinstance(v, EventLog)]
     client = connect()

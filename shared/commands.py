@@ -1,6 +1,8 @@
 """Running commands against aggregates: load them from their streams, let the domain
 decide, append what it recorded at the version it loaded, and on a concurrency clash
 reload and decide again."""
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -9,6 +11,10 @@ from shared.errors import Rejected
 from shared.eventstore import Append, ConcurrencyError, NewEvent
 
 ATTEMPTS = 5
+CHUNK = 2000
+# Under eventlet the store's committer is a green thread: a long CPU-bound loop must let
+# it (and other requests) run now and then.
+YIELD_EVERY = 200
 
 
 @dataclass
@@ -44,7 +50,8 @@ def execute_all(log, commands):
         streams = log.read_streams({commands[i].stream_id for i in todo
                                     if not commands[i].new})
         appends, decided = [], []
-        for i in todo:
+        for n, i in enumerate(todo):
+            let_others_run(n)
             command = commands[i]
             aggregate = command.aggregate_cls.replay(
                 command.stream_id, history(streams.get(command.stream_id, [])))
@@ -84,3 +91,17 @@ def _as_first_recorded(log, aggregate_cls, recorded):
     last = recorded[-1]
     return aggregate_cls.replay(last.stream_id, history(
         e for e in log.read_stream(last.stream_id) if e.version <= last.version))
+
+
+def let_others_run(n):
+    """Yields the processor every YIELD_EVERY steps of a loop (a green or real thread)."""
+    if n % YIELD_EVERY == YIELD_EVERY - 1:
+        time.sleep(0)
+
+
+def in_chunks(items, handle, size=CHUNK):
+    """handle(chunk) for consecutive chunks of items; returns the results in order.
+    Two chunks are in hand at once, so one is decided while the other commits."""
+    chunks = [items[start:start + size] for start in range(0, len(items), size)]
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(handle, chunks))

@@ -54,6 +54,11 @@ def event_jobs_in_process():
     return os.environ.get("NAZAR_EVENT_JOBS", "in-process") == "in-process"
 
 
+def jobs_niceness():
+    """How much a `deploy.jobs` process defers to the services' own (os.nice)."""
+    return int(os.environ.get("NAZAR_JOBS_NICE", 10))
+
+
 def token_secret():
     secret = os.environ.get("NAZAR_TOKEN_SECRET")
     if secret:

@@ -14,6 +14,7 @@ reader never sees position n+1 before position n is visible.
 """
 import logging
 import queue
+import secrets
 import threading
 import uuid
 from concurrent.futures import Future
@@ -173,6 +174,15 @@ class EventStore:
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
+
+    def reserve(self, sequence, count):
+        """`count` numbers of a named sequence (0, 1, 2, ...), never handed out twice,
+        and the sequence's random key, made with it: (range, key)."""
+        doc = self.counters.find_one_and_update(
+            {"_id": f"sequence:{sequence}"},
+            {"$inc": {"value": count}, "$setOnInsert": {"key": secrets.token_hex(16)}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return range(doc["value"] - count, doc["value"]), doc["key"]
 
     def close(self):
         with self._lock:

@@ -103,6 +103,9 @@ class BoundEventLog:
     def read_stream(self, stream_id):
         return self.store.read_stream(stream_id)
 
+    def reserve(self, sequence, count):
+        return self.store.reserve(sequence, count)
+
     def read_streams(self, stream_ids):
         return self.store.read_streams(stream_ids)
 

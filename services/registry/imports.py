@@ -9,6 +9,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+from shared.commands import let_others_run
 from shared.errors import Problem, Rejected
 
 LANGUAGES = ("ru", "ky", "en")
@@ -78,7 +79,8 @@ def parse_rows(rows, parse_row, column=lambda field: field):
     parse_row raises BadRow for one problem, or Rejected for several, whose fields
     `column` names as the file's columns."""
     parsed, problems = [], []
-    for number, cells in rows:
+    for n, (number, cells) in enumerate(rows):
+        let_others_run(n)
         if cells is None:
             problems.append(RowProblem(number, None, "TOO_MANY_CELLS",
                                        "the row has more cells than the header has columns"))

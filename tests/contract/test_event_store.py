@@ -125,3 +125,11 @@ def test_append_all_decides_each_command_on_its_own(store):
     assert [type(o) for o in outcomes[1199:]] == [
         UniquenessError, UniquenessError, ConcurrencyError]
     assert store.last_position() == 1200
+
+
+def test_a_sequence_hands_out_each_number_once_with_a_key_of_its_own(store):
+    first, key = store.reserve("sms_codes", 3)
+    second, same_key = store.reserve("sms_codes", 2)
+    assert (list(first), list(second)) == ([0, 1, 2], [3, 4])
+    assert key == same_key and len(key) == 32
+    assert store.reserve("other", 1)[1] != key
