@@ -100,7 +100,7 @@ def wait_for(check, timeout=600):
 
 PAGE = """query($filter: ObserverFilter, $after: String) {
   observers(filter: $filter, first: 50, after: $after) {
-    totalCount pageInfo { endCursor } edges { node { id fullName region district status phones } } } }"""
+    totalCount pageInfo { endCursor } edges { node { id fullName region district status phones { number verified } } } } }"""
 
 
 def page_latencies(client, samples):

@@ -143,13 +143,18 @@ class ObserverStatus(graphene.Enum):
     SUSPENDED = "suspended"
 
 
+class ObserverPhone(graphene.ObjectType):
+    number = graphene.String(required=True, description="E.164; masked for hotline "
+                                                        "operators")
+    verified = graphene.Boolean(required=True,
+                                description="the observer was shown to hold it")
+
+
 class Observer(graphene.ObjectType):
     id = graphene.ID(required=True)
     full_name = graphene.String(required=True)
-    phones = graphene.List(
-        graphene.NonNull(graphene.String),
-        description="E.164 numbers; masked for hotline operators, null for roles that "
-                    "may not see them.")
+    phones = graphene.List(graphene.NonNull(ObserverPhone),
+                           description="null for roles that may not see them")
     document_number = graphene.String(
         description="null for roles that may not see personal data")
     sms_code = graphene.String(description="the code the observer signs SMS reports "
@@ -165,7 +170,7 @@ class Observer(graphene.ObjectType):
     def resolve_phones(observer, info):
         view = phone_view(info.context.viewer, observer)
         if view == "masked":
-            return [mask_phone(p) for p in observer["phones"]]
+            return [{**p, "number": mask_phone(p["number"])} for p in observer["phones"]]
         return observer["phones"] if view == "full" else None
 
     @staticmethod
@@ -210,6 +215,8 @@ class Organization(graphene.ObjectType):
 class UpdateObserverInput(ClientMutationId, graphene.InputObjectType):
     id = graphene.ID(required=True)
     full_name = graphene.String()
+    region = graphene.String(description="moves the observer; give the district in the "
+                                         "new region too, or null")
     phones = graphene.List(graphene.NonNull(graphene.String),
                            description="the whole new list of phones")
     district = graphene.String()
@@ -235,6 +242,8 @@ class UpdateObserver(graphene.Mutation):
     def mutate(root, info, input):
         changes = command_input(input)
         observer_id = changes.pop("id")
+        if "region" in changes:  # a regional coordinator cannot hand observers away
+            require_region(info.context.viewer, changes["region"])
         return _on_visible_observer(info, input, "update_observer",
                                     {"observer_id": observer_id, "changes": changes})
 
@@ -258,6 +267,30 @@ class SuspendObserver(graphene.Mutation):
     def mutate(root, info, input):
         return _on_visible_observer(info, input, "suspend_observer",
                                     {"observer_id": input.id, "reason": input.reason})
+
+
+class VerifyObserverPhoneInput(ClientMutationId, graphene.InputObjectType):
+    id = graphene.ID(required=True)
+    phone = graphene.String(required=True)
+    method = graphene.String(required=True, description="how the observer showed the "
+                                                        "phone is theirs: sms, call or "
+                                                        "in_person")
+
+
+class VerifyObserverPhone(graphene.Mutation):
+    """Marks one of an observer's phones as verified (records ObserverPhoneVerified);
+    verifying it again changes nothing."""
+
+    class Arguments:
+        input = VerifyObserverPhoneInput(required=True)
+
+    Output = ObserverPayload
+
+    @staticmethod
+    @allow(*COORDINATORS, "hotline_operator")
+    def mutate(root, info, input):
+        return _on_visible_observer(info, input, "verify_observer_phone", {
+            "observer_id": input.id, "phone": input.phone, "method": input.method})
 
 
 def _on_visible_observer(info, input, method, command):
@@ -380,5 +413,6 @@ class Mutation(graphene.ObjectType):
     register_organization = RegisterOrganization.Field()
     update_observer = UpdateObserver.Field()
     suspend_observer = SuspendObserver.Field()
+    verify_observer_phone = VerifyObserverPhone.Field()
     import_polling_stations = ImportPollingStations.Field()
     import_observers = ImportObservers.Field()

@@ -1,7 +1,6 @@
 """The registry's command handlers: from a validated request to aggregates decided and
 appended. Plain Python over the injected event log, so they run the same in the
 service and in a benchmark."""
-import secrets
 import uuid
 from collections import Counter
 
@@ -9,8 +8,8 @@ from marshmallow import ValidationError
 
 from services.registry import imports
 from services.registry.domain import (District, Observer, Organization, PollingStation,
-                                      Region)
-from shared.commands import Command, execute, execute_all
+                                      Region, sms_code)
+from shared.commands import Command, execute, execute_all, in_chunks
 from shared.errors import Problem, Rejected, problems_from_messages
 from shared.eventstore import UniquenessError
 
@@ -20,10 +19,8 @@ OBSERVER_FILE_COLUMN = {"phones": "phone", "region": "region_code",
                         "district": "district_code", "organization_id": "organization"}
 STATION_COLUMNS = ("region_code", "district_code", "station_code", "station_number",
                    "address", "registered_voters")
-CHUNK = 2000
 
-
-SMS_CODE_ATTEMPTS = 10
+SMS_CODE_ATTEMPTS = 3
 
 
 def register_organization(log, command, idempotency_key=None):
@@ -42,9 +39,9 @@ def register_observer(log, references, command, phone_region, idempotency_key=No
 def register_observers(log, references, commands, phone_region, idempotency_keys=None):
     """Registers many observers; returns, in order, each one's Observer or Rejected.
 
-    Each gets a fresh random six-digit SMS code; one that clashes with a code already
-    given out is registered again with another, and after a few clashes (the six-digit
-    codes are filling up) with a seven-digit one.
+    Each gets the SMS code of the next number of the registry's sequence (see
+    domain.sms_code). The store still guards the codes' uniqueness: should a code be
+    taken after all (the sequence's key was lost), the observer gets the next one.
     """
     keys = idempotency_keys or [None] * len(commands)
     outcomes = [None] * len(commands)
@@ -55,13 +52,15 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
             todo.append(i)
         except Rejected as exc:
             outcomes[i] = exc
-    for attempt in range(SMS_CODE_ATTEMPTS):
-        digits = 6 if attempt < SMS_CODE_ATTEMPTS // 2 else 7
+    for _ in range(SMS_CODE_ATTEMPTS):
+        if not todo:
+            break
+        numbers, key = log.reserve("sms_codes", len(todo))
         results = execute_all(log, [Command(
             Observer, str(uuid.uuid4()),
-            lambda o, c=commands[i]: o.register(**c, sms_code=_sms_code(digits),
-                                                phone_region=phone_region),
-            keys[i], new=True) for i in todo])
+            lambda o, c=commands[i], n=n: o.register(**c, sms_code=sms_code(n, key),
+                                                     phone_region=phone_region),
+            keys[i], new=True) for i, n in zip(todo, numbers)])
         retry = []
         for i, result in zip(todo, results):
             if isinstance(result, UniquenessError) and result.namespace == "sms_code":
@@ -71,10 +70,8 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
             else:
                 outcomes[i] = result
         todo = retry
-        if not todo:
-            break
     for i in todo:
-        outcomes[i] = RuntimeError("no free SMS code found in ten tries")
+        outcomes[i] = RuntimeError("no free SMS code found")
     return outcomes
 
 
@@ -83,7 +80,7 @@ def update_observer(log, references, command, phone_region, idempotency_key=None
 
     def decide(observer):
         observer.require_visible(command["within_region"])
-        references.check({"region": observer.region,
+        references.check({"region": changes.get("region", observer.region),
                           "district": changes.get("district", observer.district),
                           "organization_id": changes.get("organization_id",
                                                          observer.organization_id)})
@@ -101,12 +98,19 @@ def suspend_observer(log, command, idempotency_key=None):
     return execute(log, Observer, command["observer_id"], decide, idempotency_key)
 
 
+def verify_observer_phone(log, command, phone_region, idempotency_key=None):
+    def decide(observer):
+        observer.require_visible(command["within_region"])
+        observer.verify_phone(command["phone"], command["method"], phone_region)
+    return execute(log, Observer, command["observer_id"], decide, idempotency_key)
+
+
 def follow_status(log, envelope):
-    """Moves an observer's status on a training or deployment event."""
+    """Notes a training or deployment event about an observer, moving their status."""
     observer_id = envelope["data"].get("observer_id")
     if observer_id:
         execute(log, Observer, observer_id,
-                lambda o: o.follow(envelope["type"], envelope["id"]))
+                lambda o: o.follow(envelope["type"], envelope["id"], envelope["data"]))
 
 
 def _phone_taken(clash):
@@ -117,30 +121,42 @@ def _phone_taken(clash):
 def import_observers(log, references, schema, data, phone_region):
     """Imports observers from CSV (full_name, phone, region_code; optionally phone2,
     district_code, organization (name or id), locale, document_number); returns the
-    report. Each row is validated as registerObserver validates; bad rows are reported
-    and left out whole."""
+    report. Each row is validated as registerObserver validates, and checked against
+    the territory and organizations; bad rows are reported with all their problems and
+    left out whole."""
     header, rows = imports.read_table(data)
     imports.require_columns(header, OBSERVER_COLUMNS)
 
     def parse(cells):
+        command = _observer_command(cells, references)
         try:
-            return schema.load(_observer_command(cells, references))
+            command = schema.load(command)
+            problems = []
         except ValidationError as exc:
-            raise Rejected(*problems_from_messages(exc.messages))
+            problems = problems_from_messages(exc.messages)
+        try:
+            references.check(command)
+        except Rejected as refused:
+            # A field already refused by the schema is not refused twice.
+            problems += [p for p in refused.problems
+                         if p.field not in {q.field for q in problems}]
+        if problems:
+            raise Rejected(*problems)
+        return command
 
-    parsed, problems = imports.parse_rows(rows, parse, _file_column)
-    registered = 0
-    for start in range(0, len(parsed), CHUNK):
-        chunk = parsed[start:start + CHUNK]
-        outcomes = register_observers(log, references, [c for _, c in chunk], phone_region)
-        for (number, _), outcome in zip(chunk, outcomes):
+    def import_chunk(chunk):
+        parsed, problems = imports.parse_rows(chunk, parse, _file_column)
+        outcomes = register_observers(log, references, [c for _, c in parsed], phone_region)
+        for (number, _), outcome in zip(parsed, outcomes):
             if isinstance(outcome, Rejected):
                 problems += imports.row_problems(number, outcome.problems, _file_column)
             elif isinstance(outcome, Exception):
                 raise outcome  # not a row's fault: the store failed
-            else:
-                registered += 1
-    return imports.report(rows, problems, imported=registered)
+        return problems, sum(not isinstance(o, Exception) for o in outcomes)
+
+    results = in_chunks(rows, import_chunk)
+    return imports.report(rows, [p for problems, _ in results for p in problems],
+                          imported=sum(registered for _, registered in results))
 
 
 def _observer_command(cells, references):
@@ -161,10 +177,6 @@ def _observer_command(cells, references):
 def _file_column(field):
     name = field.split(".")[0]
     return OBSERVER_FILE_COLUMN.get(name, name)
-
-
-def _sms_code(digits):
-    return str(10 ** (digits - 1) + secrets.randbelow(9 * 10 ** (digits - 1)))
 
 
 def parse_station(cells):
@@ -239,16 +251,15 @@ def _consistent(parsed):
 
 
 def _define_all(log, cls, facts):
-    counts = Counter()
-    for start in range(0, len(facts), CHUNK):
-        chunk = facts[start:start + CHUNK]
+    def define_chunk(chunk):
         outcomes = execute_all(log, [
             Command(cls, cls.stream(f["code"]), lambda t, f=f: t.define(**f))
             for f in chunk])
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome  # not a row's fault: the store failed
-            counts[_what_happened(outcome)] += 1
+        return Counter(_what_happened(outcome) for outcome in outcomes)
+    counts = sum(in_chunks(facts, define_chunk), Counter())
     return {k: counts[k] for k in ("created", "changed", "unchanged")}
 
 

@@ -34,6 +34,7 @@ class ObserverDirectory(Projection):
                 "full_name", "phones", "region", "district", "locale",
                 "organization_id", "document_number", "sms_code")},
             "keywords": keywords(data["full_name"], data["phones"]),
+            "verified_phones": [],
             "status": "applicant",
             "registered_at": event.metadata["occurred_at"],
             "version": event.version,
@@ -53,10 +54,13 @@ class ObserverDirectory(Projection):
 
         names = part("full_name", keywords(changes.get("full_name", ""), []), False)
         phones = part("phones", keywords("", changes.get("phones", [])), True)
+        verified = ({"$setIntersection": ["$verified_phones", {"$literal": changes["phones"]}]}
+                    if "phones" in changes else "$verified_phones")
         return [("observers", UpdateOne(
-            {"_id": event.data["observer_id"], "version": event.version - 1},
+            _older_than(event),
             [{"$set": {**{k: {"$literal": v} for k, v in changes.items()},
                        "keywords": {"$setUnion": [names, phones]},
+                       "verified_phones": verified,
                        "version": event.version}}]))]
 
     @handles("ObserverSuspended")
@@ -68,11 +72,22 @@ class ObserverDirectory(Projection):
     def status_changed(self, event):
         return _set_observer(event, status=event.data["status"])
 
+    @handles("ObserverPhoneVerified")
+    def phone_verified(self, event):
+        return [("observers", UpdateOne(_older_than(event), {
+            "$addToSet": {"verified_phones": event.data["phone"]},
+            "$set": {"version": event.version}}))]
+
+
+def _older_than(event):
+    # Not every event of an observer's stream changes this model (ObserverActivityNoted
+    # does not), so a write applies to any older version, and a replay to none.
+    return {"_id": event.data["observer_id"], "version": {"$lt": event.version}}
+
 
 def _set_observer(event, **fields):
-    return [("observers", UpdateOne(
-        {"_id": event.data["observer_id"], "version": event.version - 1},
-        {"$set": {**fields, "version": event.version}}))]
+    return [("observers", UpdateOne(_older_than(event),
+                                    {"$set": {**fields, "version": event.version}}))]
 
 
 def keywords(full_name, phones):

@@ -3,9 +3,11 @@ import base64
 import binascii
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow.utils import get_value
 
-from services.registry.domain import (LOCALES, ORGANIZATION_KINDS, District, Observer,
-                                      Organization, PollingStation, Region)
+from services.registry.domain import (LOCALES, ORGANIZATION_KINDS, VERIFICATION_METHODS,
+                                      District, Observer, Organization, PollingStation,
+                                      Region)
 from shared.schemas import event_schema
 
 REGION_CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$",
@@ -33,6 +35,7 @@ class RegisterObserver(Schema):
 
 class ObserverChanges(Schema):
     full_name = fields.String(validate=validate.Length(min=2, max=200))
+    region = fields.String(validate=REGION_CODE)
     phones = fields.List(fields.String(validate=validate.Length(min=3, max=32)),
                          validate=validate.Length(min=1, max=5))
     district = fields.String(allow_none=True, validate=REGION_CODE)
@@ -55,6 +58,11 @@ class UpdateObserver(ObserverCommand):
 
 class SuspendObserver(ObserverCommand):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
+
+
+class VerifyObserverPhone(ObserverCommand):
+    phone = fields.String(required=True, validate=validate.Length(min=3, max=32))
+    method = fields.String(required=True, validate=validate.OneOf(VERIFICATION_METHODS))
 
 
 class RegisterOrganization(Schema):
@@ -94,7 +102,7 @@ class ObserverView(Schema):
     """An observer as the registry answers for it."""
     id = fields.String()
     full_name = fields.String()
-    phones = fields.List(fields.String())
+    phones = fields.Method("phones_marked_verified")
     region = fields.String()
     district = fields.String(allow_none=True)
     locale = fields.String()
@@ -104,3 +112,9 @@ class ObserverView(Schema):
     status = fields.String()
     registered_at = fields.DateTime()
     version = fields.Integer()
+
+    def phones_marked_verified(self, observer):
+        # Serves the aggregate (a command's answer) and the read model's document alike.
+        verified = set(get_value(observer, "verified_phones") or ())
+        return [{"number": number, "verified": number in verified}
+                for number in get_value(observer, "phones")]

@@ -9,7 +9,8 @@ from services.registry.projections import (ObserverDirectory, Observers,
                                            TerritoryDirectory)
 from services.registry.schemas import (ImportFile, ObserverView, OrganizationView,
                                        RegisterObserver, RegisterOrganization,
-                                       SuspendObserver, UpdateObserver)
+                                       SuspendObserver, UpdateObserver,
+                                       VerifyObserverPhone)
 from shared import config
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
@@ -46,9 +47,19 @@ class RegistryService:
         return ObserverView().dump(commands.suspend_observer(self.log, command,
                                                              idempotency_key))
 
-    # Training and deployment move an observer's status along.
+    @rpc
+    @replies(VerifyObserverPhone())
+    def verify_observer_phone(self, command, idempotency_key=None):
+        return ObserverView().dump(commands.verify_observer_phone(
+            self.log, command, config.default_phone_region(), idempotency_key))
+
+    # Training and deployment move an observer's status along (domain.ACTIVITIES).
     @event_handler("training", "ObserverEnrolled")
     def on_enrolled(self, envelope):
+        commands.follow_status(self.log, envelope)
+
+    @event_handler("training", "EnrollmentWithdrawn")
+    def on_enrollment_withdrawn(self, envelope):
         commands.follow_status(self.log, envelope)
 
     @event_handler("training", "ObserverCertified")
@@ -57,6 +68,10 @@ class RegistryService:
 
     @event_handler("training", "CertificationRevoked")
     def on_certification_revoked(self, envelope):
+        commands.follow_status(self.log, envelope)
+
+    @event_handler("training", "CertificationExpired")
+    def on_certification_expired(self, envelope):
         commands.follow_status(self.log, envelope)
 
     @event_handler("deployment", "ObserverAssigned")

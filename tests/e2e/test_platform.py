@@ -72,11 +72,12 @@ def test_a_coordinator_registers_an_observer_through_the_running_platform(
 
         def read():
             return requests.post(url, headers=headers, timeout=30, json={
-                "query": "query($id: ID!) { observer(id: $id) { fullName phones region } }",
+                "query": "query($id: ID!) { observer(id: $id) { fullName phones { number verified } region } }",
                 "variables": {"id": observer_id}}).json()["data"]["observer"]
 
         assert eventually(read) == {"fullName": "Nurlan Asanov",
-                                    "phones": ["+996700111222"], "region": "KG-Y"}
+                                    "phones": [{"number": "+996700111222", "verified": False}],
+                                    "region": "KG-Y"}
         envelope = json.loads(connection.SimpleQueue(queue).get(timeout=10).body)
         assert (envelope["type"], envelope["subject"]) == ("ObserverRegistered", observer_id)
 

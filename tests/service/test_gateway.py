@@ -11,12 +11,12 @@ pytestmark = pytest.mark.usefixtures("territory")
 REGISTER = """
 mutation Register($input: RegisterObserverInput!) {
   registerObserver(input: $input) {
-    observer { id fullName phones region locale status }
+    observer { id fullName phones { number verified } region locale status }
     errors { code field message }
     clientMutationId
   }
 }"""
-OBSERVER = "query One($id: ID!) { observer(id: $id) { id fullName phones region status registeredAt } }"
+OBSERVER = "query One($id: ID!) { observer(id: $id) { id fullName phones { number verified } region status registeredAt } }"
 AIDA = {"fullName": "Aida Bekova", "phones": ["+996 555 123 456"], "region": "KG-C",
         "locale": "ky"}
 
@@ -41,7 +41,7 @@ def test_a_coordinator_registers_an_observer_and_reads_it_back(gateway):
     payload = register(gateway)
     assert payload["errors"] == []
     observer = payload["observer"]
-    assert observer["phones"] == ["+996555123456"] and observer["status"] == "applicant"
+    assert observer["phones"] == [{"number": "+996555123456", "verified": False}] and observer["status"] == "applicant"
     stored = eventually(lambda: read(gateway, observer["id"]))
     assert {k: stored[k] for k in ("id", "fullName", "region", "status")} == {
         "id": observer["id"], "fullName": "Aida Bekova", "region": "KG-C",
@@ -80,7 +80,7 @@ def test_a_regional_coordinator_acts_only_in_their_region(gateway, registry_even
     own = register(gateway, role="regional_coordinator", region="KG-C")["observer"]
     eventually(lambda: read(gateway, own["id"]))
     assert read(gateway, own["id"], role="regional_coordinator",
-                region="KG-C")["phones"] == ["+996555123456"]
+                region="KG-C")["phones"] == [{"number": "+996555123456", "verified": False}]
     # Another region's observer answers exactly as a missing one does.
     assert read(gateway, own["id"], role="regional_coordinator", region="KG-Y") is None
     assert read(gateway, "no-such-id", role="regional_coordinator", region="KG-Y") is None
@@ -90,9 +90,9 @@ def test_personal_data_is_shown_only_to_roles_that_need_it(gateway):
     observer = register(gateway)["observer"]
     eventually(lambda: read(gateway, observer["id"]))
     assert read(gateway, observer["id"], role="hotline_operator")["phones"] == [
-        "+996******456"]
+        {"number": "+996******456", "verified": False}]
     assert read(gateway, observer["id"], role="observer",
-                observer=observer["id"])["phones"] == ["+996555123456"]
+                observer=observer["id"])["phones"] == [{"number": "+996555123456", "verified": False}]
     assert read(gateway, observer["id"], role="observer", observer="someone-else") is None
     assert codes(gateway(OBSERVER, {"id": observer["id"]}, role="trainer")) == ["FORBIDDEN"]
 

@@ -1,5 +1,5 @@
-"""Updating and suspending observers, and their status following training and
-deployment events."""
+"""Updating, verifying and suspending observers, and their status following training
+and deployment events."""
 import json
 import uuid
 
@@ -14,11 +14,16 @@ pytestmark = pytest.mark.usefixtures("territory")
 REGISTER = """mutation($input: RegisterObserverInput!) {
   registerObserver(input: $input) { observer { id } errors { code } } }"""
 UPDATE = """mutation($input: UpdateObserverInput!) {
-  updateObserver(input: $input) { observer { id fullName phones district status }
+  updateObserver(input: $input) {
+    observer { id fullName phones { number verified } region district status }
                                   errors { code field message } } }"""
 SUSPEND = """mutation($input: SuspendObserverInput!) {
   suspendObserver(input: $input) { observer { status } errors { code field } } }"""
-READ = "query($id: ID!) { observer(id: $id) { fullName phones district status } }"
+VERIFY = """mutation($input: VerifyObserverPhoneInput!) {
+  verifyObserverPhone(input: $input) { observer { phones { number verified } }
+                                       errors { code field } } }"""
+READ = """query($id: ID!) {
+  observer(id: $id) { fullName phones { number verified } region district status } }"""
 SEARCH = """query($search: String) { observers(filter: {search: $search}) {
   edges { node { fullName } } } }"""
 
@@ -40,7 +45,7 @@ def test_an_update_changes_only_what_is_given(gateway, registry_events):
     payload = mutate(gateway, UPDATE, id=observer_id, fullName="Айдана Бекова",
                      phones=["+996700000001"], district="C-02")
     assert payload["errors"] == []
-    assert payload["observer"]["phones"] == ["+996700000001"]
+    assert payload["observer"]["phones"] == [{"number": "+996700000001", "verified": False}]
     [event] = registry_events.find({"type": "ObserverUpdated"})
     assert event["data"]["previous"]["phones"] == ["+996555123456"]
     assert eventually(lambda: (gateway(READ, {"id": observer_id})["data"]["observer"]
@@ -67,6 +72,43 @@ def test_updates_are_checked_like_registrations(gateway):
     assert body["data"]["updateObserver"]["errors"][0]["code"] == "NOT_FOUND"
 
 
+def test_an_observer_moves_to_another_region_with_a_district_of_it(gateway):
+    observer_id = register(gateway)
+    stale = mutate(gateway, UPDATE, id=observer_id, region="KG-Y", district="C-02")
+    assert [e["code"] for e in stale["errors"]] == ["DISTRICT_NOT_IN_REGION"]
+    moved = mutate(gateway, UPDATE, id=observer_id, region="KG-Y", district="Y-01")
+    assert (moved["observer"]["region"], moved["observer"]["district"]) == ("KG-Y", "Y-01")
+    # A regional coordinator may not hand an observer over to another region.
+    body = gateway(UPDATE, {"input": {"id": observer_id, "region": "KG-C"}},
+                   role="regional_coordinator", region="KG-Y")
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_phone_is_verified_once_and_loses_the_mark_when_given_up(gateway,
+                                                                  registry_events):
+    observer_id = register(gateway)
+    verified = mutate(gateway, VERIFY, id=observer_id, phone="0555 123 456", method="sms")
+    assert verified["observer"]["phones"] == [{"number": "+996555123456", "verified": True}]
+    mutate(gateway, VERIFY, id=observer_id, phone="+996555123456", method="call")
+    assert registry_events.count_documents({"type": "ObserverPhoneVerified"}) == 1
+    assert eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"][
+        "phones"] == [{"number": "+996555123456", "verified": True}])
+    foreign = mutate(gateway, VERIFY, id=observer_id, phone="+996700000009", method="sms")
+    assert [(e["code"], e["field"]) for e in foreign["errors"]] == [
+        ("NOT_OBSERVERS_PHONE", "phone")]
+    wrong_method = mutate(gateway, VERIFY, id=observer_id, phone="+996555123456",
+                          method="telepathy")
+    assert wrong_method["errors"][0]["code"] == "INVALID"
+    mutate(gateway, UPDATE, id=observer_id, phones=["+996700000001", "+996555123456"])
+    assert eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"][
+        "phones"] == [{"number": "+996700000001", "verified": False},
+                      {"number": "+996555123456", "verified": True}])
+    mutate(gateway, UPDATE, id=observer_id, phones=["+996700000001"])
+    mutate(gateway, UPDATE, id=observer_id, phones=["+996700000001", "+996555123456"])
+    assert eventually(lambda: not any(p["verified"] for p in gateway(
+        READ, {"id": observer_id})["data"]["observer"]["phones"]))
+
+
 def test_a_suspended_observer_stays_suspended(gateway):
     observer_id = register(gateway)
     assert mutate(gateway, SUSPEND, id=observer_id, reason="campaigned at a station")[
@@ -75,11 +117,11 @@ def test_a_suspended_observer_stays_suspended(gateway):
     assert again["errors"][0]["code"] == "ALREADY_SUSPENDED"
 
 
-def publish(amqp_uri, service, event_type, observer_id, event_id=None):
+def publish(amqp_uri, service, event_type, observer_id, event_id=None, **data):
     """An event as the training or deployment service's relay would publish it."""
     envelope = {"id": event_id or str(uuid.uuid4()), "type": event_type,
                 "source": f"nazar/{service}", "subject": observer_id,
-                "data": {"observer_id": observer_id}}
+                "data": {"observer_id": observer_id, **data}}
     with Connection(amqp_uri) as connection:
         producer = connection.Producer(exchange=event_exchange(service))
         producer.publish(json.dumps(envelope), routing_key=event_type,
@@ -93,12 +135,22 @@ def test_status_follows_training_and_deployment(gateway, amqp_uri, registry_even
     def status():
         return (gateway(READ, {"id": observer_id})["data"]["observer"] or {}).get("status")
     eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"])
-    certified = publish(amqp_uri, "training", "ObserverCertified", observer_id)
+    certified = publish(amqp_uri, "training", "ObserverCertified", observer_id,
+                        certification_id="c1")
     assert eventually(lambda: status() == "certified")
-    publish(amqp_uri, "training", "ObserverCertified", observer_id, certified)  # again
-    publish(amqp_uri, "deployment", "ObserverAssigned", observer_id)
+    publish(amqp_uri, "training", "ObserverCertified", observer_id, certified,
+            certification_id="c1")  # delivered again
+    # A withdrawal that overtakes its assignment: the late assignment is not taken up.
+    publish(amqp_uri, "deployment", "AssignmentWithdrawn", observer_id, assignment_id="a1")
+    publish(amqp_uri, "deployment", "ObserverAssigned", observer_id, assignment_id="a2")
     assert eventually(lambda: status() == "deployed")
-    assert registry_events.count_documents({"type": "ObserverStatusChanged"}) == 2
+    publish(amqp_uri, "deployment", "ObserverAssigned", observer_id, assignment_id="a1")
+    publish(amqp_uri, "deployment", "AssignmentWithdrawn", observer_id, assignment_id="a2")
+    assert eventually(lambda: status() == "certified")
+    assert registry_events.count_documents({"type": "ObserverStatusChanged"}) == 3
     mutate(gateway, SUSPEND, id=observer_id, reason="no longer impartial")
-    publish(amqp_uri, "deployment", "AssignmentWithdrawn", observer_id)
-    assert eventually(lambda: status() == "suspended")
+    publish(amqp_uri, "training", "CertificationRevoked", observer_id, certification_id="c1")
+    assert eventually(lambda: registry_events.count_documents(
+        {"type": "ObserverActivityNoted", "data.activity_id": "c1",
+         "data.active": False}) == 1)
+    assert status() == "suspended"

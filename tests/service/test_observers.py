@@ -1,4 +1,6 @@
 """Observers in the registry: uniqueness, references, personal data, filtered lists."""
+import base64
+
 import pytest
 
 from tests.service.conftest import eventually
@@ -15,7 +17,7 @@ ORGANIZATION = """mutation($input: RegisterOrganizationInput!) {
 LIST = """query($filter: ObserverFilter, $first: Int, $after: String) {
   observers(filter: $filter, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
-    edges { node { fullName region district phones documentNumber } } } }"""
+    edges { node { fullName region district phones { number } documentNumber } } } }"""
 
 
 def register(gateway, **fields):
@@ -73,12 +75,12 @@ def test_observers_belong_to_organizations(gateway):
 def test_personal_data_by_role(gateway):
     observer = register(gateway, documentNumber="ID1234567")["observer"]
     eventually(lambda: gateway(LIST, {})["data"]["observers"]["totalCount"])
-    query = "query($id: ID!) { observer(id: $id) { phones documentNumber smsCode } }"
+    query = "query($id: ID!) { observer(id: $id) { phones { number } documentNumber smsCode } }"
     assert gateway(query, {"id": observer["id"]})["data"]["observer"] == {
-        "phones": ["+996555123456"], "documentNumber": "ID1234567",
+        "phones": [{"number": "+996555123456"}], "documentNumber": "ID1234567",
         "smsCode": observer["smsCode"]}
     assert gateway(query, {"id": observer["id"]}, role="hotline_operator")[
-        "data"]["observer"] == {"phones": ["+996******456"], "documentNumber": None,
+        "data"]["observer"] == {"phones": [{"number": "+996******456"}], "documentNumber": None,
                                 "smsCode": observer["smsCode"]}
 
 
@@ -137,10 +139,9 @@ def test_an_observer_list_imports_with_every_rejected_row_explained(gateway,
         "Гульнара Токтосунова;0555 111 222;;KG-C;;;",                  # 5 phone of row 2
         "Эрмек Алиев;0555 999 888;;KG-Z;;;",                           # 6 unknown region
         "Асель Жумабаева;0555 999 777;;KG-C;Y-01;;",                   # 7 district elsewhere
-        "Тимур Садыков;0555 999 666;;KG-C;;Unknown Org;fr",            # 8 bad locale: the schema is checked before references
+        "Тимур Садыков;0555 999 666;;KG-C;;Unknown Org;fr",            # 8 two problems
     ]
     file = "\n".join(rows).encode("cp1251")
-    import base64
     report = gateway(IMPORT, {"input": {"csvBase64": base64.b64encode(file).decode()}})[
         "data"]["importObservers"]["report"]
     assert (report["rows"], report["imported"], report["rejectedRows"]) == (7, 2, 5)
@@ -148,7 +149,8 @@ def test_an_observer_list_imports_with_every_rejected_row_explained(gateway,
     assert problems == {(4, "phone", "INVALID_PHONE"), (5, "phone", "PHONE_TAKEN"),
                         (6, "region_code", "UNKNOWN_REGION"),
                         (7, "district_code", "DISTRICT_NOT_IN_REGION"),
-                        (8, "locale", "INVALID")}
+                        (8, "locale", "INVALID"),
+                        (8, "organization", "UNKNOWN_ORGANIZATION")}
     assert registry_events.count_documents({"type": "ObserverRegistered"}) == 3
     names = eventually(lambda: {e["node"]["fullName"] for e in gateway(
         LIST, {"filter": {"search": "бекова"}})["data"]["observers"]["edges"]})

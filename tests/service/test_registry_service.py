@@ -26,7 +26,7 @@ def test_registers_an_observer_and_relays_the_event(registry, service_config, am
             assert reply["ok"], reply
             observer = reply["data"]
             assert observer["full_name"] == "Aida Bekova"
-            assert observer["phones"] == ["+996555123456"]
+            assert observer["phones"] == [{"number": "+996555123456", "verified": False}]
             assert observer["status"] == "applicant"
 
             stored = eventually(lambda: rpc.get_observer(observer["id"]))

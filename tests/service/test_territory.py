@@ -93,7 +93,7 @@ def test_a_windows_1251_file_imports_like_a_utf8_one(gateway):
     russian_only = csv(*ROWS).replace("Чүй облусу", "").replace("№1 мектеп", "")
     data = base64.b64encode(russian_only.encode("cp1251")).decode()
     report = import_csv(gateway, csvBase64=data)["report"]
-    assert report["stations"]["created"] == 3 and report["problems"] == []
+    assert report["stations"]["created"] == 3 and report["problems"] == [], report
     body = gateway(STATIONS, {"region": "KG-Y"})
     station = eventually(lambda: gateway(STATIONS, {"region": "KG-Y"})[
         "data"]["pollingStations"]["edges"])[0]["node"]
