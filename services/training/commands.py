@@ -116,8 +116,9 @@ def expire_certifications(log, training, now):
 
 
 def define_programme(log, training, command, idempotency_key=None):
-    courses = training.known("courses", command["course_ids"])
-    organizations = training.known("organizations", command["organization_ids"])
+    streams = log.read_streams({Course.stream(c) for c in command["course_ids"]})
+    courses = {c for c in command["course_ids"] if Course.stream(c) in streams}
+    organizations = training.organizations(command["organization_ids"])
     return execute(log, Programme, Programme.stream(str(uuid.uuid4())),
                    lambda p: p.define(**command, known_courses=courses,
                                       known_organizations=organizations),

@@ -230,9 +230,10 @@ class Training:
             {"status": "valid", "expires_at": {"$lte": now}},
             {"session_id": 1}, limit=limit))
 
-    def known(self, collection, ids):
-        return {d["_id"] for d in self.db[collection].find({"_id": {"$in": list(ids)}},
-                                                           {"_id": 1})}
+    def organizations(self, ids):
+        """Those of `ids` the registry announced."""
+        return {d["_id"] for d in self.db["organizations"].find(
+            {"_id": {"$in": list(ids)}}, {"_id": 1})}
 
     def courses(self):
         return list(self.db["courses"].find({}, {"_id": 0}, sort=[("title", ASCENDING)]))
@@ -332,5 +333,4 @@ def _iso(doc, *names):
 
 
 def _session(doc):
-    doc.pop("_id")
-    return _iso(doc, "starts_at", "ends_at")
+    return _iso(_with_id(doc), "starts_at", "ends_at")

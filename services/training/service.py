@@ -82,8 +82,8 @@ class TrainingService:
     @rpc
     @replies(AssignMentor())
     def assign_mentor(self, command, idempotency_key=None):
-        programme = commands.assign_mentor(self.log, command, idempotency_key)
-        return {"id": programme.key, "mentors": programme.mentors}
+        commands.assign_mentor(self.log, command, idempotency_key)
+        return command
 
     @timer(interval=EXPIRY_CHECK_S)
     def expire_certifications(self):
