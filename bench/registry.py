@@ -89,12 +89,12 @@ def timed_import(client, mutation, data):
     return elapsed
 
 
-def wait_for(check, timeout=600):
+def wait_for(check, timeout=600, interval=0.5):
     started = time.perf_counter()
     while not check():
         if time.perf_counter() - started > timeout:
             sys.exit("read models did not catch up")
-        time.sleep(0.5)
+        time.sleep(interval)
     return time.perf_counter() - started
 
 

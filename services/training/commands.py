@@ -1,7 +1,9 @@
 """Training's command handlers: from a validated request to aggregates decided and
 appended. Plain Python over the injected event log and read models, so they run the
 same in the service and in a test."""
+import threading
 import uuid
+from collections import defaultdict
 
 from services.training.domain import (Course, EnrollmentConfirmed, ObserverCertified,
                                       Programme, Session)
@@ -26,13 +28,19 @@ def schedule_session(log, command, idempotency_key=None):
                    lambda s: s.schedule(course, **command), idempotency_key, new=True)
 
 
+# A popular session takes many enrollments at once: within a process they queue here
+# instead of clashing in the store and exhausting their retries.
+_session_locks = defaultdict(threading.Lock)
+
+
 def _on_session(log, command, decide, idempotency_key):
     """Runs `decide(session)` on a session within the caller's scope."""
     def scoped(session):
         session.require_in_scope(command["within_region"], command["trainer_scope"])
         decide(session)
-    return execute(log, Session, Session.stream(command["session_id"]), scoped,
-                   idempotency_key)
+    with _session_locks[command["session_id"]]:
+        return execute(log, Session, Session.stream(command["session_id"]), scoped,
+                       idempotency_key)
 
 
 def enroll_observer(log, training, command, now, idempotency_key=None):
