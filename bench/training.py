@@ -11,16 +11,12 @@ import json
 import statistics
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from bench.environment import bench_environment
-from bench.registry import (DISTRICTS_PER_REGION, REGIONS, SECRET, Client, observers_csv, stations_csv, timed_import,
-                            wait_for)
-from deploy.platform import running_platform
-from shared import config
-from shared.mongo import connect
+from bench.environment import bench_platform, report
+from bench.registry import (DISTRICTS_PER_REGION, REGIONS, SECRET, Client, observers_csv,
+                            stations_csv, timed_import, wait_for)
 
 ATTENDANCE_TARGET_S, CERTIFICATION_TARGET_S = 2.0, 2.0
 # One station per district is enough for the observers' districts to exist.
@@ -114,34 +110,13 @@ def main():
                         help="observers certified one at a time")
     args = parser.parse_args()
 
-    prefix = f"bench_{uuid.uuid4().hex[:6]}_"
-    with bench_environment() as (mongo_uri, amqp_uri):
-        client = connect(mongo_uri)
-        try:
-            with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
-                                   "AMQP_URI": amqp_uri,
-                                   "NAZAR_TOKEN_SECRET": SECRET}) as platform:
-                figures = measure(platform, client[f"{prefix}registry"],
-                                  client[f"{prefix}training"], args)
-        finally:
-            for name in client.list_database_names():
-                if name.startswith(prefix):
-                    client.drop_database(name)
-            client.close()
-
-    print(f"Training benchmark: an online session of {args.observers} observers, "
-          "through GraphQL on the running platform")
-    checks = {"attendance_500_max_s": ATTENDANCE_TARGET_S,
-              "certification_to_registry_max_s": CERTIFICATION_TARGET_S}
-    for name, value in figures.items():
-        target = checks.get(name)
-        verdict = "" if target is None else (
-            f"target <= {target:<6} {'ok' if value <= target else 'ABOVE TARGET'}")
-        print(f"  {name:<36}{value:>8.3f}   {verdict}")
-    out = config.VAR / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "training.json").write_text(json.dumps(figures, indent=2))
-    sys.exit(0 if all(figures[n] <= t for n, t in checks.items()) else 1)
+    with bench_platform(SECRET) as (platform, database):
+        figures = measure(platform, database("registry"), database("training"), args)
+    sys.exit(report("training", f"Training benchmark: an online session of "
+                    f"{args.observers} observers, through GraphQL on the running platform",
+                    figures, {"attendance_500_max_s": ATTENDANCE_TARGET_S,
+                              "certification_to_registry_max_s": CERTIFICATION_TARGET_S},
+                    width=36, digits=3))
 
 
 if __name__ == "__main__":
