@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.training.service import TrainingService
 from shared import config
 from shared.mongo import connect
 from tests.service.conftest import eventually
@@ -52,18 +51,6 @@ SESSIONS = """query($filter: SessionFilter) { sessions(filter: $filter) {
 
 
 @pytest.fixture
-def training(container_factory, service_config):
-    container = container_factory(TrainingService, service_config)
-    container.start()
-    return container
-
-
-@pytest.fixture
-def graphql(training, gateway):
-    return gateway
-
-
-@pytest.fixture
 def training_db(platform_env, mongo_uri):
     client = connect(mongo_uri)
     yield client[config.database_name("training")]
@@ -75,8 +62,8 @@ def training_events(training_db):
     return training_db["events"]
 
 
-def mutate(graphql, query, viewer=None, **input):
-    body = graphql(query, {"input": input}, **(viewer or {}))
+def mutate(gateway, query, viewer=None, **input):
+    body = gateway(query, {"input": input}, **(viewer or {}))
     assert "errors" not in body, body
     return next(iter(body["data"].values()))
 
@@ -85,7 +72,7 @@ def codes(payload):
     return [(e["code"], e["field"]) for e in payload["errors"]]
 
 
-def register_observers(graphql, count, region="KG-C", organization_id=None):
+def register_observers(gateway, count, region="KG-C", organization_id=None):
     """Observers registered with the registry and known to training."""
     ids = []
     for i in range(count):
@@ -94,25 +81,25 @@ def register_observers(graphql, count, region="KG-C", organization_id=None):
                  "region": region}
         if organization_id:
             input["organizationId"] = organization_id
-        payload = mutate(graphql, REGISTER, **input)
+        payload = mutate(gateway, REGISTER, **input)
         assert payload["errors"] == [], payload
         ids.append(payload["observer"]["id"])
     for observer_id in ids:
-        assert eventually(lambda: graphql(TRAINING, {"observer": observer_id})[
+        assert eventually(lambda: gateway(TRAINING, {"observer": observer_id})[
             "data"]["observerTraining"])
     return ids
 
 
-def define_course(graphql):
-    payload = mutate(graphql, DEFINE, title="Short-term observers", modules=MODULES,
+def define_course(gateway):
+    payload = mutate(gateway, DEFINE, title="Short-term observers", modules=MODULES,
                      passMark=70, validityDays=180, roles=["SHORT_TERM"])
     assert payload["errors"] == [], payload
     return payload["course"]["id"]
 
 
-def schedule(graphql, course_id, capacity=2, starts=START, hours=6, region="KG-C",
+def schedule(gateway, course_id, capacity=2, starts=START, hours=6, region="KG-C",
              viewer=TRAINER):
-    payload = mutate(graphql, SCHEDULE, viewer, courseId=course_id, format="ONLINE",
+    payload = mutate(gateway, SCHEDULE, viewer, courseId=course_id, format="ONLINE",
                      link="https://meet.example.org/seminar", region=region,
                      startsAt=starts.isoformat(),
                      endsAt=(starts + timedelta(hours=hours)).isoformat(),
@@ -121,118 +108,118 @@ def schedule(graphql, course_id, capacity=2, starts=START, hours=6, region="KG-C
     return payload["session"]
 
 
-def status(graphql, observer_id):
-    return graphql(STATUS, {"id": observer_id})["data"]["observer"]["status"]
+def status(gateway, observer_id):
+    return gateway(STATUS, {"id": observer_id})["data"]["observer"]["status"]
 
 
-def test_a_seminar_from_scheduling_to_certification(graphql):
-    a, b, c, d = register_observers(graphql, 4)
-    course_id = define_course(graphql)
-    session = schedule(graphql, course_id)
+def test_a_seminar_from_scheduling_to_certification(gateway):
+    a, b, c, d = register_observers(gateway, 4)
+    course_id = define_course(gateway)
+    session = schedule(gateway, course_id)
     assert session["trainer"] == "trainer:aida" and session["freeSeats"] == 2
     session_id = session["id"]
 
-    enrolled = [mutate(graphql, ENROLL, TRAINER, sessionId=session_id, observerId=o)
+    enrolled = [mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId=o)
                 for o in (a, b, c, d)]
     assert [e["enrollment"]["waitlisted"] for e in enrolled] == [False, False, True, True]
-    assert mutate(graphql, WITHDRAW, TRAINER, sessionId=session_id, observerId=b)[
+    assert mutate(gateway, WITHDRAW, TRAINER, sessionId=session_id, observerId=b)[
         "withdrawal"]["movedUp"] == [c]
-    assert eventually(lambda: graphql(SESSIONS, role="trainer", subject="trainer:aida")[
+    assert eventually(lambda: gateway(SESSIONS, role="trainer", subject="trainer:aida")[
         "data"]["sessions"] == [{"id": session_id, "region": "KG-C",
                                  "trainer": "trainer:aida", "seated": 2, "waiting": 1,
                                  "freeSeats": 0}])
 
-    refused = mutate(graphql, ATTEND, TRAINER, sessionId=session_id, module="rights",
+    refused = mutate(gateway, ATTEND, TRAINER, sessionId=session_id, module="rights",
                      observerIds=[a, c, d])
     assert codes(refused) == [("NOT_ENROLLED", "observerIds.2")]
     for module in ("rights", "procedure"):
-        assert mutate(graphql, ATTEND, TRAINER, sessionId=session_id, module=module,
+        assert mutate(gateway, ATTEND, TRAINER, sessionId=session_id, module=module,
                       observerIds=[a, c])["attendance"]["recorded"] == 2
 
-    out_of_scale = mutate(graphql, ASSESS, TRAINER, sessionId=session_id,
+    out_of_scale = mutate(gateway, ASSESS, TRAINER, sessionId=session_id,
                           scores=[{"observerId": a, "score": 101}])
     assert codes(out_of_scale) == [("SCORE_OUT_OF_SCALE", "scores.0.score")]
-    assessed = mutate(graphql, ASSESS, TRAINER, sessionId=session_id,
+    assessed = mutate(gateway, ASSESS, TRAINER, sessionId=session_id,
                       scores=[{"observerId": a, "score": 85}, {"observerId": c, "score": 60}])
     assert assessed["assessment"]["certified"] == [a]
 
     # The registry follows: enrolment, then certification.
-    assert eventually(lambda: status(graphql, a) == "certified")
-    assert eventually(lambda: status(graphql, c) == "in_training")
-    record = graphql(TRAINING, {"observer": a})["data"]["observerTraining"]
+    assert eventually(lambda: status(gateway, a) == "certified")
+    assert eventually(lambda: status(gateway, c) == "in_training")
+    record = gateway(TRAINING, {"observer": a})["data"]["observerTraining"]
     [certification] = record["certifications"]
     assert certification["status"] == "valid"
     assert record["enrollments"][0]["attended"] == ["rights", "procedure"]
 
-    stats = eventually(lambda: graphql(STATS, role="regional_coordinator", region="KG-C")[
+    stats = eventually(lambda: gateway(STATS, role="regional_coordinator", region="KG-C")[
         "data"]["trainingStats"]["regions"])
     assert stats == [{"region": "KG-C", "enrolled": 2, "attended": 2, "assessed": 2,
                       "certified": 1, "rate": 0.5}]
 
-    elsewhere = mutate(graphql, REVOKE, {"role": "regional_coordinator", "region": "KG-Y"},
+    elsewhere = mutate(gateway, REVOKE, {"role": "regional_coordinator", "region": "KG-Y"},
                        certificationId=certification["id"], reason="campaigned")
     assert codes(elsewhere) == [("NOT_FOUND", "certificationId")]
-    revoked = mutate(graphql, REVOKE, certificationId=certification["id"],
+    revoked = mutate(gateway, REVOKE, certificationId=certification["id"],
                      reason="campaigned for a candidate")
     assert revoked["certification"] == {"status": "revoked",
                                         "reason": "campaigned for a candidate"}
-    assert eventually(lambda: status(graphql, a) == "in_training")
+    assert eventually(lambda: status(gateway, a) == "in_training")
 
 
-def test_who_cannot_be_enrolled_and_nothing_is_recorded(graphql, training_db,
+def test_who_cannot_be_enrolled_and_nothing_is_recorded(gateway, training_db,
                                                          training_events):
-    [a, b] = register_observers(graphql, 2)
-    course_id = define_course(graphql)
-    session_id = schedule(graphql, course_id)["id"]
-    mutate(graphql, SUSPEND, id=b, reason="no longer impartial")
-    unknown = mutate(graphql, ENROLL, TRAINER, sessionId=session_id, observerId="nobody")
+    [a, b] = register_observers(gateway, 2)
+    course_id = define_course(gateway)
+    session_id = schedule(gateway, course_id)["id"]
+    mutate(gateway, SUSPEND, id=b, reason="no longer impartial")
+    unknown = mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId="nobody")
     assert codes(unknown) == [("UNKNOWN_OBSERVER", "observerId")]
     # Training hears of the suspension from the registry's events.
     assert eventually(lambda: training_db["observers"].find_one({"_id": b,
                                                                  "suspended": True}))
-    suspended = mutate(graphql, ENROLL, TRAINER, sessionId=session_id, observerId=b)
+    suspended = mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId=b)
     assert codes(suspended) == [("OBSERVER_SUSPENDED", "observerId")]
 
-    overlapping = schedule(graphql, course_id, starts=START + timedelta(hours=3))["id"]
-    mutate(graphql, ENROLL, TRAINER, sessionId=session_id, observerId=a)
+    overlapping = schedule(gateway, course_id, starts=START + timedelta(hours=3))["id"]
+    mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId=a)
     # Overlaps are found in the read model of enrollments: wait for it.
-    assert eventually(lambda: graphql(TRAINING, {"observer": a})["data"][
+    assert eventually(lambda: gateway(TRAINING, {"observer": a})["data"][
         "observerTraining"]["enrollments"])
-    clash = mutate(graphql, ENROLL, TRAINER, sessionId=overlapping, observerId=a)
+    clash = mutate(gateway, ENROLL, TRAINER, sessionId=overlapping, observerId=a)
     assert codes(clash) == [("OVERLAPPING_SESSION", "observerId")]
-    again = mutate(graphql, ENROLL, TRAINER, sessionId=session_id, observerId=a)
+    again = mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId=a)
     assert codes(again) == [("ALREADY_ENROLLED", "observerId")]
     assert training_events.count_documents({"type": "ObserverEnrolled"}) == 1
 
 
-def test_sessions_are_checked_and_scoped(graphql, training_events):
-    course_id = define_course(graphql)
-    backwards = mutate(graphql, SCHEDULE, TRAINER, courseId=course_id, format="IN_PERSON",
+def test_sessions_are_checked_and_scoped(gateway, training_events):
+    course_id = define_course(gateway)
+    backwards = mutate(gateway, SCHEDULE, TRAINER, courseId=course_id, format="IN_PERSON",
                        region="KG-C", startsAt=START.isoformat(),
                        endsAt=(START - timedelta(hours=1)).isoformat(), capacity=10)
     assert codes(backwards) == [("ENDS_BEFORE_START", "endsAt"), ("PLACE_REQUIRED", "place")]
-    unknown = mutate(graphql, SCHEDULE, TRAINER, courseId="nope", format="IN_PERSON",
+    unknown = mutate(gateway, SCHEDULE, TRAINER, courseId="nope", format="IN_PERSON",
                      place="School 1", region="KG-C", startsAt=START.isoformat(),
                      endsAt=(START + timedelta(hours=1)).isoformat(), capacity=10)
     assert codes(unknown) == [("UNKNOWN_COURSE", "courseId")]
     assert training_events.count_documents({"type": "SessionScheduled"}) == 0
 
-    session_id = schedule(graphql, course_id)["id"]
-    [a] = register_observers(graphql, 1)
+    session_id = schedule(gateway, course_id)["id"]
+    [a] = register_observers(gateway, 1)
     # Another trainer, and another region's coordinator, meet it as missing.
     for viewer in ({"role": "trainer", "subject": "trainer:other"},
                    {"role": "regional_coordinator", "region": "KG-Y"}):
-        payload = mutate(graphql, ENROLL, viewer, sessionId=session_id, observerId=a)
+        payload = mutate(gateway, ENROLL, viewer, sessionId=session_id, observerId=a)
         assert codes(payload) == [("NOT_FOUND", "sessionId")]
-    body = graphql(SCHEDULE, {"input": {}}, role="regional_coordinator", region="KG-Y")
+    body = gateway(SCHEDULE, {"input": {}}, role="regional_coordinator", region="KG-Y")
     assert body["errors"]
-    body = graphql(ENROLL, {"input": {"sessionId": session_id, "observerId": a}},
+    body = gateway(ENROLL, {"input": {"sessionId": session_id, "observerId": a}},
                    role="observer", observer=a)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    forbidden = graphql(STATS, {"region": "KG-C"}, role="regional_coordinator",
+    forbidden = gateway(STATS, {"region": "KG-C"}, role="regional_coordinator",
                         region="KG-Y")
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert graphql(TRAINING, {"observer": a}, role="regional_coordinator",
+    assert gateway(TRAINING, {"observer": a}, role="regional_coordinator",
                    region="KG-Y")["data"]["observerTraining"] is None
 
 
@@ -246,24 +233,26 @@ PROGRESS = """{ programmes { name progress { organizationId mentor
   courses { courseId enrolled certified } } } }"""
 
 
-def test_a_programme_shows_each_organizations_progress(graphql, training_db):
-    organization_id = mutate(graphql, ORGANIZATION, name="Taza Shailoo",
+def test_a_programme_shows_each_organizations_progress(gateway, training_db,
+                                                       registry_events):
+    organization_id = mutate(gateway, ORGANIZATION, name="Taza Shailoo",
                              kind="ngo")["organization"]["id"]
-    [a] = register_observers(graphql, 1, organization_id=organization_id)
-    assert eventually(lambda: training_db["organizations"].find_one(
-        {"_id": organization_id}))
-    course_id = define_course(graphql)
-    unknown = mutate(graphql, PROGRAMME, name="Spring", courseIds=[course_id],
+    # Both the registry's read model and training's view must know it.
+    for db in (registry_events.database, training_db):
+        assert eventually(lambda: db["organizations"].find_one({"_id": organization_id}))
+    [a] = register_observers(gateway, 1, organization_id=organization_id)
+    course_id = define_course(gateway)
+    unknown = mutate(gateway, PROGRAMME, name="Spring", courseIds=[course_id],
                      organizationIds=["nope"])
     assert codes(unknown) == [("UNKNOWN_ORGANIZATION", "organizationIds.0")]
-    programme_id = mutate(graphql, PROGRAMME, name="Spring", courseIds=[course_id],
+    programme_id = mutate(gateway, PROGRAMME, name="Spring", courseIds=[course_id],
                           organizationIds=[organization_id])["programme"]["id"]
-    assert mutate(graphql, MENTOR, programmeId=programme_id,
+    assert mutate(gateway, MENTOR, programmeId=programme_id,
                   organizationId=organization_id, mentor="trainer:aida")[
         "assignment"]["mentor"] == "trainer:aida"
-    session_id = schedule(graphql, course_id)["id"]
-    mutate(graphql, ENROLL, TRAINER, sessionId=session_id, observerId=a)
+    session_id = schedule(gateway, course_id)["id"]
+    mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId=a)
     expected = [{"name": "Spring", "progress": [{
         "organizationId": organization_id, "mentor": "trainer:aida",
         "courses": [{"courseId": course_id, "enrolled": 1, "certified": 0}]}]}]
-    assert eventually(lambda: graphql(PROGRESS)["data"]["programmes"] == expected)
+    assert eventually(lambda: gateway(PROGRESS)["data"]["programmes"] == expected)
