@@ -88,3 +88,15 @@ def test_a_certificate_expires_and_the_observer_may_train_again(store, db):
     assert certificate["status"] == "expired"
     assert training.enroll(second, expired_at)["waitlisted"] is False
     assert [e.type for e in store.read_all(0, limit=100)].count("CertificationExpired") == 1
+
+    # Read models rebuilt from the log equal the live ones.
+    training.caught_up()
+    live = snapshot(db)
+    for runner in training.runners:
+        runner.rebuild()
+    assert snapshot(db) == live
+
+
+def snapshot(db):
+    return {name: sorted(db[name].find(), key=lambda d: d["_id"])
+            for name in (*Catalogue.collections, *Records.collections)}

@@ -184,3 +184,16 @@ def test_a_programme_names_known_courses_and_organizations_and_their_mentors():
     with pytest.raises(Rejected) as refused:
         p.assign_mentor("org-2", "trainer:t-1")
     assert codes(refused) == [("NOT_IN_PROGRAMME", "organization_id")]
+
+
+def test_published_event_schemas_follow_the_event_classes():
+    from services.training.schemas import EVENTS
+    s = enroll(session(capacity=1), "a")
+    s.record_attendance("rights", ["a"])
+    s.record_attendance("procedure", ["a"])
+    assessed(s, [("a", 90)])
+    s.revoke(s.pending[-1].certification_id, "campaigned")
+    for event in [*s.past, *s.pending]:
+        schema = EVENTS[event_type(event)]
+        assert schema().load(event_data(event)) == event_data(event)
+        assert set(schema().fields) == set(event_data(event))
