@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 
 from services.training.domain import (Course, EnrollmentConfirmed, ObserverCertified,
-                                      Programme, Session)
+                                      Programme, Session, Trainee)
 from shared.commands import Command, execute, execute_all, history
 from shared.errors import Problem, Rejected
 
@@ -33,37 +33,58 @@ def schedule_session(log, command, idempotency_key=None):
 _session_locks = defaultdict(threading.Lock)
 
 
-def _on_session(log, command, decide, idempotency_key):
-    """Runs `decide(session)` on a session within the caller's scope."""
+def _scoped(command, decide):
     def scoped(session):
         session.require_in_scope(command["within_region"], command["trainer_scope"])
         decide(session)
+    return scoped
+
+
+def _on_session(log, command, decide, idempotency_key):
+    """Runs `decide(session)` on a session within the caller's scope."""
     with _session_locks[command["session_id"]]:
-        return execute(log, Session, Session.stream(command["session_id"]), scoped,
-                       idempotency_key)
+        return execute(log, Session, Session.stream(command["session_id"]),
+                       _scoped(command, decide), idempotency_key)
 
 
 def enroll_observer(log, training, command, now, idempotency_key=None):
     """Enrolls an observer training knows of; a full session puts them on its waiting
-    list. Returns the enrollment."""
+    list. Returns the enrollment.
+
+    The observer's time is booked first, on their own stream, then the session
+    enrolls them; a session that refuses gives the booking back.
+    """
     observer_id = command["observer_id"]
     observer = training.observer(observer_id)
-    others = training.other_sessions(observer_id)
 
     def decide(session):
-        session.enroll(str(uuid.uuid4()), observer_id, observer, now, others,
+        session.enroll(str(uuid.uuid4()), observer_id, observer, now,
                        certified=training.certified(observer_id,
                                                     session.facts["course_id"], now))
-    session = _on_session(log, command, decide, idempotency_key)
+    # What the session would refuse is refused before any time is booked.
+    trial = load(log, Session, command["session_id"])
+    _scoped(command, decide)(trial)
+    execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.book(trial))
+    try:
+        session = _on_session(log, command, decide, idempotency_key)
+    except Rejected:
+        _release(log, observer_id, command["session_id"])
+        raise
     return session.enrollment(observer_id)
 
 
 def withdraw_enrollment(log, command, idempotency_key=None):
-    session = _on_session(log, command, lambda s: s.withdraw(command["observer_id"]),
+    observer_id = command["observer_id"]
+    session = _on_session(log, command, lambda s: s.withdraw(observer_id),
                           idempotency_key)
-    return {"session_id": session.key, "observer_id": command["observer_id"],
+    _release(log, observer_id, session.key)
+    return {"session_id": session.key, "observer_id": observer_id,
             "moved_up": [e.observer_id for e in session.pending
                          if isinstance(e, EnrollmentConfirmed)]}
+
+
+def _release(log, observer_id, session_id):
+    execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.release(session_id))
 
 
 def record_attendance(log, command, idempotency_key=None):

@@ -229,16 +229,10 @@ class Session(Keyed):
             raise Rejected(Problem("NOT_FOUND", f"there is no session {self.key}",
                                    "session_id"))
 
-    def overlaps(self, starts_at, ends_at):
-        return (moment(starts_at) < moment(self.facts["ends_at"])
-                and moment(self.facts["starts_at"]) < moment(ends_at))
-
-    def enroll(self, enrollment_id, observer_id, observer, now, other_sessions=(),
-               certified=False):
+    def enroll(self, enrollment_id, observer_id, observer, now, certified=False):
         """`observer`: training's view of them ({"region", "organization_id",
-        "suspended"}) or None; `other_sessions`: (session id, starts at, ends at) of
-        sessions they are enrolled in; `certified`: they hold a valid certificate of
-        this course already."""
+        "suspended"}) or None; `certified`: they hold a valid certificate of this
+        course already. Overlaps with their other sessions are the Trainee's to find."""
         if observer is None:
             raise Rejected(Problem("UNKNOWN_OBSERVER", f"there is no observer "
                                    f"{observer_id}", "observer_id"))
@@ -253,12 +247,6 @@ class Session(Keyed):
         if certified:
             raise Rejected(Problem("ALREADY_CERTIFIED", f"observer {observer_id} holds a "
                                    "valid certificate of this course", "observer_id"))
-        clash = next((s for s, starts, ends in other_sessions
-                      if s != self.key and self.overlaps(starts, ends)), None)
-        if clash:
-            raise Rejected(Problem("OVERLAPPING_SESSION", f"observer {observer_id} is "
-                                   f"enrolled in session {clash} at the same time",
-                                   "observer_id"))
         self.record(ObserverEnrolled(
             enrollment_id, self.key, self.facts["course_id"], observer_id,
             waitlisted=len(self.seated) >= self.facts["capacity"],
@@ -372,6 +360,56 @@ class Session(Keyed):
 
     def on_certification_expired(self, event):
         self.certifications.pop(event.certification_id)
+
+
+@dataclass(frozen=True)
+class SessionBooked:
+    observer_id: str
+    session_id: str
+    starts_at: str
+    ends_at: str
+
+
+@dataclass(frozen=True)
+class BookingReleased:
+    observer_id: str
+    session_id: str
+
+
+class Trainee(Keyed):
+    """An observer's time booked in sessions: one observer's enrollments pass through
+    their own stream, so two overlapping ones cannot both be taken, however close
+    together they come."""
+
+    prefix = "trainee"
+    events = (SessionBooked, BookingReleased)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.bookings = {}
+
+    def book(self, session):
+        """Books the session's time; refuses if another booked session overlaps it."""
+        starts, ends = (moment(session.facts[k]) for k in ("starts_at", "ends_at"))
+        clash = next((key for key, (s, e) in self.bookings.items()
+                      if key != session.key and s < ends and starts < e), None)
+        if clash:
+            raise Rejected(Problem("OVERLAPPING_SESSION", f"observer {self.key} is "
+                                   f"enrolled in session {clash} at the same time",
+                                   "observer_id"))
+        if session.key not in self.bookings:
+            self.record(SessionBooked(self.key, session.key, session.facts["starts_at"],
+                                      session.facts["ends_at"]))
+
+    def release(self, session_id):
+        if session_id in self.bookings:
+            self.record(BookingReleased(self.key, session_id))
+
+    def on_session_booked(self, event):
+        self.bookings[event.session_id] = (moment(event.starts_at), moment(event.ends_at))
+
+    def on_booking_released(self, event):
+        self.bookings.pop(event.session_id)
 
 
 @dataclass(frozen=True)

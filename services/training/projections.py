@@ -206,16 +206,6 @@ class Training:
         doc = self.db["observers"].find_one({"_id": observer_id})
         return doc if doc and doc.get("region") else None
 
-    def other_sessions(self, observer_id):
-        """(session id, starts at, ends at) of the sessions the observer holds a seat
-        or a waiting place in."""
-        ids = self.db["enrollments"].distinct("session_id", {
-            "observer_id": observer_id, "status": {"$in": ["enrolled", "waitlisted"]}})
-        return [(s["_id"], s["starts_at"].replace(tzinfo=timezone.utc).isoformat(),
-                 s["ends_at"].replace(tzinfo=timezone.utc).isoformat())
-                for s in self.db["sessions"].find({"_id": {"$in": ids}},
-                                                  {"starts_at": 1, "ends_at": 1})]
-
     def certified(self, observer_id, course_id, now):
         return self.db["certifications"].find_one({
             "observer_id": observer_id, "course_id": course_id, "status": "valid",

@@ -2,7 +2,8 @@
 from marshmallow import Schema, fields, validate
 
 from services.registry.schemas import REGION_CODE
-from services.training.domain import FORMATS, OBSERVER_ROLES, Course, Programme, Session
+from services.training.domain import (FORMATS, OBSERVER_ROLES, Course, Programme, Session,
+                                      Trainee)
 from shared.schemas import event_schema
 
 ID = validate.Length(min=1, max=64)
@@ -96,7 +97,7 @@ class AssignMentor(Schema):
 
 # What partners receive as each event's data (schema version 1).
 EVENTS = {cls.__name__: event_schema(cls)
-          for aggregate in (Course, Session, Programme) for cls in aggregate.events}
+          for aggregate in (Course, Session, Trainee, Programme) for cls in aggregate.events}
 
 
 class CourseView(Schema):

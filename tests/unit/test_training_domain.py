@@ -4,9 +4,9 @@ from itertools import count
 
 import pytest
 
-from services.training.domain import (Course, EnrollmentConfirmed, EnrollmentWithdrawn,
-                                      ObserverCertified, ObserverEnrolled, Programme,
-                                      Session)
+from services.training.domain import (BookingReleased, Course, EnrollmentConfirmed,
+                                      EnrollmentWithdrawn, ObserverCertified, Programme,
+                                      Session, SessionBooked, Trainee)
 from shared.aggregate import event_data, event_type
 from shared.errors import Rejected
 
@@ -103,16 +103,21 @@ def test_who_may_not_enroll():
 
 
 def test_an_observer_is_not_in_two_sessions_at_once():
-    other = session("s-2", starts=NOW + timedelta(days=1, hours=5))
-    s = session()
+    trainee = Trainee(Trainee.stream("a"))
+    trainee.book(session("s-1"))
+    trainee = settled(trainee)
+    overlapping = session("s-2", starts=NOW + timedelta(days=1, hours=5))
     with pytest.raises(Rejected) as refused:
-        enroll(s, "a", other_sessions=[("s-2", other.facts["starts_at"],
-                                        other.facts["ends_at"])])
+        trainee.book(overlapping)
     assert codes(refused) == [("OVERLAPPING_SESSION", "observer_id")]
-    later = session("s-3", starts=NOW + timedelta(days=2))
-    enroll(s, "a", other_sessions=[("s-3", later.facts["starts_at"],
-                                    later.facts["ends_at"])])
-    assert isinstance(s.pending[0], ObserverEnrolled)
+    assert "s-1" in refused.value.problems[0].message
+    trainee.book(session("s-1"))  # booked already: nothing new
+    trainee.book(session("s-3", starts=NOW + timedelta(days=1, hours=-6)))  # adjacent
+    assert [e.session_id for e in trainee.pending] == ["s-3"]
+    trainee.release("s-1")
+    trainee.book(overlapping)
+    assert [type(e) for e in trainee.pending] == [SessionBooked, BookingReleased,
+                                                  SessionBooked]
 
 
 def test_attendance_only_for_those_seated_and_only_once():
