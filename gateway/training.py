@@ -3,7 +3,8 @@ assessment, certification, statistics and programmes."""
 import graphene
 
 from gateway.access import COORDINATORS, EVERYONE, allow, require_region
-from gateway.common import ClientMutationId, Payload, Timestamp, command_input, run_command
+from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
+                            run_command)
 
 NATIONAL = ("admin", "national_coordinator")
 STAFF = (*COORDINATORS, "trainer")
@@ -40,6 +41,15 @@ class Course(graphene.ObjectType):
                           description="observer roles that need this course")
 
 
+class RosterEntry(graphene.ObjectType):
+    observer_id = graphene.ID(required=True)
+    full_name = graphene.String()
+    status = graphene.String(required=True, description="enrolled or waitlisted")
+    attended = graphene.List(graphene.NonNull(graphene.String), required=True)
+    score = graphene.Int()
+    certified = graphene.Boolean(required=True)
+
+
 class Session(graphene.ObjectType):
     id = graphene.ID(required=True)
     course_id = graphene.ID(required=True)
@@ -57,10 +67,21 @@ class Session(graphene.ObjectType):
     free_seats = graphene.Int(required=True)
     modules = graphene.List(graphene.NonNull(graphene.String), required=True)
     required_modules = graphene.List(graphene.NonNull(graphene.String), required=True)
+    roster = graphene.List(graphene.NonNull(RosterEntry),
+                           description="who is enrolled and waiting; null for roles "
+                                       "that do not run sessions")
 
     @staticmethod
     def resolve_free_seats(session, info):
         return max(session["capacity"] - session["seated"], 0)
+
+    @staticmethod
+    def resolve_roster(session, info):
+        viewer = info.context.viewer
+        if (viewer.role not in STAFF or not viewer.sees_region(session["region"])
+                or viewer.role == "trainer" and session["trainer"] != viewer.subject):
+            return None
+        return info.context.call("training", "roster", session["id"])
 
 
 class Enrollment(graphene.ObjectType):
@@ -430,7 +451,7 @@ class SessionFilter(graphene.InputObjectType):
     format = SessionFormat()
     upcoming = graphene.Boolean(description="only sessions still to start")
     free_seats = graphene.Boolean(description="only sessions with a seat left")
-    first = graphene.Int(description="at most this many (default 200)")
+    first = graphene.Int(description="at most this many (default 50, at most 500)")
 
 
 class Query(graphene.ObjectType):
@@ -462,6 +483,7 @@ class Query(graphene.ObjectType):
             require_region(viewer, wanted.setdefault("region", viewer.region))
         if viewer.role == "trainer":
             wanted["trainer"] = viewer.subject
+        wanted["first"] = page_size(wanted.get("first"))
         return info.context.call("training", "sessions", wanted)
 
     @staticmethod

@@ -239,11 +239,22 @@ class Training:
             query["$expr"] = {"$lt": ["$seated", "$capacity"]}
         return [_session(s) for s in self.db["sessions"].find(
             query, sort=[("starts_at", ASCENDING), ("_id", ASCENDING)],
-            limit=filter.get("first") or 200)]
+            limit=filter.get("first", 50))]
 
     def session(self, session_id):
         doc = self.db["sessions"].find_one({"_id": session_id})
         return _session(doc) if doc else None
+
+    def roster(self, session_id):
+        """Who holds a seat or waits in a session, in the order they enrolled, with
+        their names as the registry gave them."""
+        enrollments = list(self.db["enrollments"].find(
+            {"session_id": session_id, "status": {"$in": ["enrolled", "waitlisted"]}},
+            sort=[("enrolled_at", ASCENDING), ("_id", ASCENDING)]))
+        names = {o["_id"]: o.get("full_name") for o in self.db["observers"].find(
+            {"_id": {"$in": [e["observer_id"] for e in enrollments]}}, {"full_name": 1})}
+        return [{**_with_id(e), "full_name": names.get(e["observer_id"])}
+                for e in enrollments]
 
     def observer_training(self, observer_id):
         enrollments = list(self.db["enrollments"].find(

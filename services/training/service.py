@@ -123,6 +123,10 @@ class TrainingService:
         return SessionView().dump(session) if session else None
 
     @rpc
+    def roster(self, session_id):
+        return self.training.roster(session_id)
+
+    @rpc
     def observer(self, observer_id):
         observer = self.training.observer(observer_id)
         return {"id": observer_id, "region": observer["region"]} if observer else None

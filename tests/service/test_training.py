@@ -48,6 +48,7 @@ STATS = """query($region: String) { trainingStats(region: $region) {
   regions { region enrolled attended assessed certified rate }
   organizations { organizationId enrolled certified }
   upcomingSessions { id freeSeats } } }"""
+ROSTER = """{ sessions { roster { observerId status attended score certified } } }"""
 SESSIONS = """query($filter: SessionFilter) { sessions(filter: $filter) {
   id region trainer seated waiting freeSeats } }"""
 
@@ -150,6 +151,16 @@ def test_a_seminar_from_scheduling_to_certification(gateway):
     # The registry follows: enrolment, then certification.
     assert eventually(lambda: status(gateway, a) == "certified")
     assert eventually(lambda: status(gateway, c) == "in_training")
+    assert eventually(lambda: gateway(ROSTER, role="trainer", subject="trainer:aida")[
+        "data"]["sessions"] == [{"roster": [
+        {"observerId": a, "status": "enrolled", "attended": ["rights", "procedure"],
+         "score": 85, "certified": True},
+        {"observerId": c, "status": "enrolled", "attended": ["rights", "procedure"],
+         "score": 60, "certified": False},
+        {"observerId": d, "status": "waitlisted", "attended": [], "score": None,
+         "certified": False}]}])
+    assert gateway(ROSTER, role="trainer", subject="trainer:other")["data"][
+        "sessions"] == []
     record = gateway(TRAINING, {"observer": a})["data"]["observerTraining"]
     [certification] = record["certifications"]
     assert certification["status"] == "valid"
