@@ -18,18 +18,11 @@ class RegistryObservers(Projection):
 
     @handles("ObserverRegistered")
     def registered(self, event):
-        data = event.data
-        return [("observers", UpdateOne({"_id": data["observer_id"]}, {
-            "$set": {k: data.get(k) for k in ("full_name", "region", "district",
-                                              "organization_id")},
-            "$max": {"version": event.version}}, upsert=True))]
+        return _observer(event, event.data)
 
     @handles("ObserverUpdated")
     def updated(self, event):
-        # Only on top of an older state: a late, stale update changes nothing.
-        return [("observers", UpdateOne(
-            {"_id": event.data["observer_id"], "version": {"$lt": event.version}},
-            {"$set": {**event.data["changes"], "version": event.version}}))]
+        return _observer(event, event.data["changes"])
 
     @handles("ObserverSuspended")
     def suspended(self, event):
@@ -43,6 +36,26 @@ class RegistryObservers(Projection):
         return [("organizations", UpdateOne({"_id": data["organization_id"]}, {
             "$setOnInsert": {"name": data["name"], "region": data.get("region")}},
             upsert=True))]
+
+
+OBSERVER_FACTS = ("full_name", "region", "district", "organization_id")
+
+
+def _observer(event, data):
+    """Sets each fact training keeps unless a later event of the observer set it
+    already: the broker may hand over a registration and its updates in any order."""
+    facts = {k: data.get(k) for k in OBSERVER_FACTS if k in data}
+    if not facts:
+        return []
+
+    def newer(name):
+        return {"$lt": [{"$ifNull": [f"$versions.{name}", 0]}, event.version]}
+    return [("observers", UpdateOne({"_id": event.data["observer_id"]}, [{"$set": {
+        **{name: {"$cond": [newer(name), {"$literal": value}, f"${name}"]}
+           for name, value in facts.items()},
+        **{f"versions.{name}": {"$max": [{"$ifNull": [f"$versions.{name}", 0]},
+                                         event.version]} for name in facts}}}],
+        upsert=True))]
 
 
 class Catalogue(Projection):

@@ -17,13 +17,40 @@ START = NOW + timedelta(days=1)
 SCOPE = {"within_region": None, "trainer_scope": None}
 
 
+def registry_event(type, version, **data):
+    return RecordedEvent(id=str(uuid.uuid4()), stream_id=data["observer_id"],
+                         version=version, position=version, type=type, schema_version=1,
+                         data=data)
+
+
 def registered(observer_id):
-    return RecordedEvent(
-        id=str(uuid.uuid4()), stream_id=observer_id, version=1, position=1,
-        type="ObserverRegistered", schema_version=1,
-        data={"observer_id": observer_id, "full_name": "Aida Bekova",
-              "phones": [{"number": "+996555123456", "verified": False}],
-              "region": "KG-C", "locale": "ky", "organization_id": None})
+    return registry_event(
+        "ObserverRegistered", 1, observer_id=observer_id, full_name="Aida Bekova",
+        phones=[{"number": "+996555123456", "verified": False}], region="KG-C",
+        locale="ky", organization_id=None, district="C-01")
+
+
+def test_observers_are_known_whatever_order_their_events_come_in(db):
+    inbox = Inbox(db, "training")
+    events = [
+        registry_event("ObserverUpdated", 3, observer_id="o-1",
+                       changes={"district": "C-02", "phones": ["+996700000001"]},
+                       previous={"district": "C-03", "phones": ["+996555123456"]}),
+        registry_event("ObserverUpdated", 2, observer_id="o-1",
+                       changes={"district": "C-03", "full_name": "Aida Beк"},
+                       previous={"district": "C-01", "full_name": "Aida Bekova"}),
+        registered("o-1"),
+        registry_event("ObserverUpdated", 4, observer_id="o-1", changes={"locale": "ru"},
+                       previous={"locale": "ky"}),
+    ]
+    for event in events:
+        assert inbox.apply_projection(RegistryObservers(), event)
+    observer = Training(db).observer("o-1")
+    assert {k: observer[k] for k in ("full_name", "region", "district",
+                                     "organization_id")} == {
+        "full_name": "Aida Beк", "region": "KG-C", "district": "C-02",
+        "organization_id": None}
+    assert "phones" not in observer
 
 
 class Harness:
