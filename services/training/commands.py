@@ -52,7 +52,7 @@ def enroll_observer(log, training, command, now, idempotency_key=None):
     list. Returns the enrollment.
 
     The observer's time is booked first, on their own stream, then the session
-    enrolls them; a session that refuses gives the booking back.
+    enrolls them; if the session refuses, a booking this request made is given back.
     """
     observer_id = command["observer_id"]
     observer = training.observer(observer_id)
@@ -64,11 +64,12 @@ def enroll_observer(log, training, command, now, idempotency_key=None):
     # What the session would refuse is refused before any time is booked.
     trial = load(log, Session, command["session_id"])
     _scoped(command, decide)(trial)
-    execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.book(trial))
+    trainee = execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.book(trial))
     try:
         session = _on_session(log, command, decide, idempotency_key)
     except Rejected:
-        _release(log, observer_id, command["session_id"])
+        if trainee.pending:  # the booking is this request's own to give back
+            _release(log, observer_id, command["session_id"])
         raise
     return session.enrollment(observer_id)
 
