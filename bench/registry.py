@@ -13,14 +13,11 @@ import json
 import statistics
 import sys
 import time
-import uuid
 
 import requests
 
-from bench.environment import bench_environment
-from deploy.platform import running_platform
-from shared import auth, config
-from shared.mongo import connect
+from bench.environment import bench_platform, report
+from shared import auth
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
 REGIONS, DISTRICTS_PER_REGION = 9, 12
@@ -89,12 +86,12 @@ def timed_import(client, mutation, data):
     return elapsed
 
 
-def wait_for(check, timeout=600):
+def wait_for(check, timeout=600, interval=0.5):
     started = time.perf_counter()
     while not check():
         if time.perf_counter() - started > timeout:
             sys.exit("read models did not catch up")
-        time.sleep(0.5)
+        time.sleep(interval)
     return time.perf_counter() - started
 
 
@@ -137,34 +134,13 @@ def main():
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
 
-    prefix = f"bench_{uuid.uuid4().hex[:6]}_"
-    with bench_environment() as (mongo_uri, amqp_uri):
-        client = connect(mongo_uri)
-        try:
-            with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
-                                   "AMQP_URI": amqp_uri,
-                                   "NAZAR_TOKEN_SECRET": SECRET}) as platform:
-                figures = measure(platform, client[f"{prefix}registry"], args)
-        finally:
-            for name in client.list_database_names():
-                if name.startswith(prefix):
-                    client.drop_database(name)
-            client.close()
-
-    print(f"Registry benchmark: {args.stations} stations, {args.observers} observers, "
-          "through GraphQL on the running platform")
-    checks = {"stations_import_s": STATIONS_TARGET_S,
-              "observers_import_s": OBSERVERS_TARGET_S,
-              "observers_page_median_ms": PAGE_TARGET_MS}
-    for name, value in figures.items():
-        target = checks.get(name)
-        verdict = "" if target is None else (
-            f"target <= {target:<6} {'ok' if value <= target else 'ABOVE TARGET'}")
-        print(f"  {name:<28}{value:>10.1f}   {verdict}")
-    out = config.VAR / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "registry.json").write_text(json.dumps(figures, indent=2))
-    sys.exit(0 if all(figures[n] <= t for n, t in checks.items()) else 1)
+    with bench_platform(SECRET) as (platform, database):
+        figures = measure(platform, database("registry"), args)
+    sys.exit(report("registry", f"Registry benchmark: {args.stations} stations, "
+                    f"{args.observers} observers, through GraphQL on the running platform",
+                    figures, {"stations_import_s": STATIONS_TARGET_S,
+                              "observers_import_s": OBSERVERS_TARGET_S,
+                              "observers_page_median_ms": PAGE_TARGET_MS}))
 
 
 if __name__ == "__main__":

@@ -4,5 +4,7 @@ its backends listen."""
 SERVICES = [
     ("registry", "serve", "services.registry.service:RegistryService"),
     ("registry-jobs", "jobs", "services.registry.service:RegistryService"),
+    ("training", "serve", "services.training.service:TrainingService"),
+    ("training-jobs", "jobs", "services.training.service:TrainingService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]
