@@ -206,6 +206,7 @@ class ObserverStatusChanged:
 # field of their data that names it.
 ACTIVITIES = {
     "ObserverEnrolled": ("enrollment", "enrollment_id", True),
+    "EnrollmentConfirmed": ("enrollment", "enrollment_id", True),
     "EnrollmentWithdrawn": ("enrollment", "enrollment_id", False),
     "ObserverCertified": ("certification", "certification_id", True),
     "CertificationRevoked": ("certification", "certification_id", False),
@@ -295,6 +296,8 @@ class Observer(Aggregate):
         match. Events may arrive in any order and more than once: an activity that
         already ended is not started again, and repeats change nothing."""
         activity, id_field, active = ACTIVITIES[cause]
+        if active and data.get("waitlisted"):
+            return  # a place on a waiting list is not training yet: EnrollmentConfirmed is
         activity_id = data.get(id_field) or cause_id
         # An end that overtook its start is noted too, so the late start is ignored.
         if activity_id in self.ended or (active and activity_id in self.activities[activity]):

@@ -58,6 +58,10 @@ class RegistryService:
     def on_enrolled(self, envelope):
         commands.follow_status(self.log, envelope)
 
+    @event_handler("training", "EnrollmentConfirmed")
+    def on_enrollment_confirmed(self, envelope):
+        commands.follow_status(self.log, envelope)
+
     @event_handler("training", "EnrollmentWithdrawn")
     def on_enrollment_withdrawn(self, envelope):
         commands.follow_status(self.log, envelope)

@@ -91,8 +91,8 @@ def test_a_phone_is_verified_once_and_loses_the_mark_when_given_up(gateway,
     assert verified["observer"]["phones"] == [{"number": "+996555123456", "verified": True}]
     mutate(gateway, VERIFY, id=observer_id, phone="+996555123456", method="call")
     assert registry_events.count_documents({"type": "ObserverPhoneVerified"}) == 1
-    assert eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"][
-        "phones"] == [{"number": "+996555123456", "verified": True}])
+    assert eventually(lambda: phones(gateway, observer_id) == [
+        {"number": "+996555123456", "verified": True}])
     foreign = mutate(gateway, VERIFY, id=observer_id, phone="+996700000009", method="sms")
     assert [(e["code"], e["field"]) for e in foreign["errors"]] == [
         ("NOT_OBSERVERS_PHONE", "phone")]
@@ -100,13 +100,18 @@ def test_a_phone_is_verified_once_and_loses_the_mark_when_given_up(gateway,
                           method="telepathy")
     assert wrong_method["errors"][0]["code"] == "INVALID"
     mutate(gateway, UPDATE, id=observer_id, phones=["+996700000001", "+996555123456"])
-    assert eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"][
-        "phones"] == [{"number": "+996700000001", "verified": False},
-                      {"number": "+996555123456", "verified": True}])
+    assert eventually(lambda: phones(gateway, observer_id) == [
+        {"number": "+996700000001", "verified": False},
+        {"number": "+996555123456", "verified": True}])
     mutate(gateway, UPDATE, id=observer_id, phones=["+996700000001"])
     mutate(gateway, UPDATE, id=observer_id, phones=["+996700000001", "+996555123456"])
-    assert eventually(lambda: not any(p["verified"] for p in gateway(
-        READ, {"id": observer_id})["data"]["observer"]["phones"]))
+    assert eventually(lambda: phones(gateway, observer_id) == [
+        {"number": "+996700000001", "verified": False},
+        {"number": "+996555123456", "verified": False}])
+
+
+def phones(gateway, observer_id):
+    return (gateway(READ, {"id": observer_id})["data"]["observer"] or {}).get("phones")
 
 
 def test_a_suspended_observer_stays_suspended(gateway):

@@ -101,6 +101,15 @@ def test_an_activity_event_delivered_twice_is_noted_once():
         "ObserverActivityNoted", "ObserverStatusChanged"]
 
 
+def test_a_place_on_a_waiting_list_is_not_training_until_confirmed():
+    observer = registered()
+    observer.follow("ObserverEnrolled", "event-1", {"enrollment_id": "e1",
+                                                   "waitlisted": True})
+    assert observer.status == "applicant"
+    observer.follow("EnrollmentConfirmed", "event-2", {"enrollment_id": "e1"})
+    assert observer.status == "in_training"
+
+
 def test_a_suspended_observer_keeps_the_status_whatever_else_happens():
     observer = registered()
     observer.suspend("campaigned at a station")
