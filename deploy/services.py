@@ -4,5 +4,7 @@ its backends listen."""
 SERVICES = [
     ("registry", "serve", "services.registry.service:RegistryService"),
     ("registry-jobs", "jobs", "services.registry.service:RegistryService"),
+    ("deployment", "serve", "services.deployment.service:DeploymentService"),
+    ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]

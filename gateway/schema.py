@@ -1,14 +1,14 @@
 """The one GraphQL schema: each domain module contributes its Query and Mutation."""
 import graphene
 
-from gateway import registry
+from gateway import deployment, registry
 
 
-class Query(registry.Query, graphene.ObjectType):
+class Query(registry.Query, deployment.Query, graphene.ObjectType):
     pass
 
 
-class Mutation(registry.Mutation, graphene.ObjectType):
+class Mutation(registry.Mutation, deployment.Mutation, graphene.ObjectType):
     pass
 
 

@@ -16,7 +16,7 @@ from shared import auth
 from shared.runtime import RequestContext
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
-SERVICES = ("registry",)
+SERVICES = ("registry", "deployment")
 executor = Executor(schema)
 
 
@@ -25,6 +25,7 @@ class GatewayService:
 
     request_context = RequestContext()
     registry = RpcProxy("registry")
+    deployment = RpcProxy("deployment")
 
     @http("POST", "/graphql")
     def graphql(self, request):

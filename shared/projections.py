@@ -66,7 +66,7 @@ def _bulk_write(db, projection, events, session, rename=lambda c: c):
     _write(db, [w for event in events for w in projection.writes(event)], session, rename)
 
 
-def _create_indexes(db, projection, rename=lambda c: c):
+def create_indexes(db, projection, rename=lambda c: c):
     for collection, models in projection.indexes().items():
         if models:
             db[rename(collection)].create_indexes(models)
@@ -86,7 +86,7 @@ class ProjectionRunner:
         self.lease = Lease(self.db, self.checkpoint_id)
 
     def setup(self):
-        _create_indexes(self.db, self.projection)
+        create_indexes(self.db, self.projection)
         try:
             self.checkpoints.insert_one({"_id": self.checkpoint_id, "position": 0})
         except DuplicateKeyError:
@@ -174,7 +174,7 @@ class _Shadow:
             db.drop_collection(self.name(collection))
             # An empty shadow still has to exist for the rename that swaps it in.
             db.create_collection(self.name(collection))
-        _create_indexes(db, projection, self.name)
+        create_indexes(db, projection, self.name)
         runner.checkpoints.replace_one(
             {"_id": self.checkpoint_id}, {"position": 0}, upsert=True)
 

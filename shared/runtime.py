@@ -15,7 +15,8 @@ from shared import config, logs
 from shared.errors import Rejected, problems_from_messages
 from shared.eventstore import Append, EventStore
 from shared.mongo import connect, service_database
-from shared.projections import ProjectionRunner
+from shared.envelope import from_envelope
+from shared.projections import Inbox, ProjectionRunner, create_indexes
 from shared.relay import AmqpPublisher, Relay
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,26 @@ class BoundEventLog:
 
     def read_streams(self, stream_ids):
         return self.store.read_streams(stream_ids)
+
+    def owner_of(self, namespace, value):
+        return self.store.owner_of(namespace, value)
+
+
+class Subscription(_ServiceDatabase):
+    """Injects `apply(envelope)`: feeds another service's event, as its relay published
+    it, to `projection` through the inbox, so a redelivered event changes nothing."""
+
+    def __init__(self, projection):
+        self.projection = projection()
+
+    def setup(self):
+        super().setup()
+        create_indexes(self.db, self.projection)
+        self.inbox = Inbox(self.db, self.container.service_name)
+
+    def get_dependency(self, worker_ctx):
+        return lambda envelope: self.inbox.apply_projection(self.projection,
+                                                            from_envelope(envelope))
 
 
 class ReadModel(_ServiceDatabase):
