@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from services.deployment.domain import (ASSIGNMENT, OBSERVER_SLOT, SHIFT_PARTS,
                                         CoveragePlan, Election, StationDeployment,
-                                        allocate)
+                                        allocate, check_in_flag)
 from shared.commands import Command, execute, execute_all, history
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
@@ -207,8 +207,8 @@ def check_in(log, reader, command, idempotency_key=None):
     at = (command["at"] or datetime.now(timezone.utc)).isoformat()
     deployment = execute(log, StationDeployment, StationDeployment.stream(station.code),
                          lambda d: d.check_in(observer_id, station, at), idempotency_key)
-    arrival = deployment.arrivals[observer_id]
-    return {**asdict(arrival), "flag": None if arrival.assigned else "NOT_ASSIGNED_HERE"}
+    arrival = asdict(deployment.arrivals[observer_id])
+    return {**arrival, "flag": check_in_flag(arrival)}
 
 
 def detect_no_shows(log, reader, now=None):

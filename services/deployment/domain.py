@@ -100,6 +100,11 @@ class ObserverCheckedIn:
     district: str | None = None
 
 
+def check_in_flag(arrival):
+    """What a coordinator is warned of about an arrival, if anything."""
+    return None if arrival["assigned"] else "NOT_ASSIGNED_HERE"
+
+
 @dataclass(frozen=True)
 class ObserverNoShow:
     assignment_id: str

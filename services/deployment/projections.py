@@ -4,7 +4,7 @@ assignments, check-ins and coverage."""
 from pymongo import ASCENDING, DeleteOne, IndexModel, InsertOne, UpdateOne
 
 from services.deployment.domain import (CHECKED_AT_OPENING, SHIFT_PARTS, ObserverFacts,
-                                        StationFacts, StationNeed)
+                                        StationFacts, StationNeed, check_in_flag)
 from shared.projections import Projection, handles
 
 OBSERVER_FIELDS = ("region", "district", "organization_id")
@@ -163,8 +163,8 @@ class Assignments(Projection):
     @handles("ObserverCheckedIn")
     def checked_in(self, event):
         data = event.data
-        writes = [("check_ins", UpdateOne({"_id": event.id}, {"$setOnInsert": data},
-                                          upsert=True))]
+        writes = [("check_ins", UpdateOne({"_id": event.id}, {"$setOnInsert": {
+            **data, "flag": check_in_flag(data)}}, upsert=True))]
         if data["assignment_id"]:
             writes.append(("assignments", UpdateOne({"_id": data["assignment_id"]}, {
                 "$set": {"checked_in_at": data["at"], "awaited": False}})))
@@ -322,8 +322,9 @@ class Deployments:
         non-mobile assignment overlapping the shift `parts`, as ObserverFacts."""
         query = {"certified": True, "suspended": False}
         query.update({k: v for k, v in (("region", region), ("district", district)) if v})
-        observers = [_facts(d) for d in self.db["observers"].find(
-            query, {k: 1 for k in ("region", "district", "organization_id")})]
+        observers = [_facts(d) for d in self.db["observers"].find(query, {
+            k: 1 for k in ("region", "district", "organization_id", "certified",
+                           "suspended")})]
         busy = set()
         ids = [o.observer_id for o in observers]
         for start in range(0, len(ids), 5000):
