@@ -1,12 +1,17 @@
 """What every benchmark runs against: the embedded mongod (or MONGO_URI) and a RabbitMQ
 vhost of its own, removed afterwards."""
 import contextlib
+import json
 import os
 import uuid
 
 from deploy.broker import amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq
 from deploy.mongod import EmbeddedMongod
+from deploy.platform import running_platform
 from shared import config
+from shared.mongo import connect
+
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
 
 BENCH_MONGO_PORT = 27119
 
@@ -29,3 +34,36 @@ def bench_environment():
         delete_vhost(vhost)
         if mongod:
             mongod.stop()
+
+
+@contextlib.contextmanager
+def bench_platform():
+    """The platform started as `make run` starts it, on databases of its own; yields
+    (platform, database(service), amqp uri) and drops the databases afterwards."""
+    prefix = f"bench_{uuid.uuid4().hex[:6]}_"
+    with bench_environment() as (mongo_uri, amqp_uri):
+        client = connect(mongo_uri)
+        try:
+            with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
+                                   "AMQP_URI": amqp_uri,
+                                   "NAZAR_TOKEN_SECRET": SECRET}) as platform:
+                yield platform, lambda service: client[f"{prefix}{service}"], amqp_uri
+        finally:
+            for name in client.list_database_names():
+                if name.startswith(prefix):
+                    client.drop_database(name)
+            client.close()
+
+
+def report(name, figures, checks):
+    """Prints the figures against their targets and saves them to var/bench/<name>.json;
+    returns the exit code: 1 when a figure misses its target."""
+    for figure, value in figures.items():
+        target = checks.get(figure)
+        verdict = "" if target is None else (
+            f"target <= {target:<6} {'ok' if value <= target else 'ABOVE TARGET'}")
+        print(f"  {figure:<28}{value:>10.1f}   {verdict}")
+    out = config.VAR / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(figures, indent=2))
+    return 0 if all(figures[n] <= t for n, t in checks.items()) else 1

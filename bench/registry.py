@@ -13,16 +13,12 @@ import json
 import statistics
 import sys
 import time
-import uuid
 
 import requests
 
-from bench.environment import bench_environment
-from deploy.platform import running_platform
-from shared import auth, config
-from shared.mongo import connect
+from bench.environment import SECRET, bench_platform, report
+from shared import auth
 
-SECRET = "bench-secret-that-is-long-enough-for-hs256"
 REGIONS, DISTRICTS_PER_REGION = 9, 12
 STATIONS_TARGET_S, OBSERVERS_TARGET_S, PAGE_TARGET_MS = 60, 120, 50
 
@@ -137,34 +133,15 @@ def main():
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
 
-    prefix = f"bench_{uuid.uuid4().hex[:6]}_"
-    with bench_environment() as (mongo_uri, amqp_uri):
-        client = connect(mongo_uri)
-        try:
-            with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
-                                   "AMQP_URI": amqp_uri,
-                                   "NAZAR_TOKEN_SECRET": SECRET}) as platform:
-                figures = measure(platform, client[f"{prefix}registry"], args)
-        finally:
-            for name in client.list_database_names():
-                if name.startswith(prefix):
-                    client.drop_database(name)
-            client.close()
+    with bench_platform() as (platform, database, amqp_uri):
+        figures = measure(platform, database("registry"), args)
 
     print(f"Registry benchmark: {args.stations} stations, {args.observers} observers, "
           "through GraphQL on the running platform")
-    checks = {"stations_import_s": STATIONS_TARGET_S,
-              "observers_import_s": OBSERVERS_TARGET_S,
-              "observers_page_median_ms": PAGE_TARGET_MS}
-    for name, value in figures.items():
-        target = checks.get(name)
-        verdict = "" if target is None else (
-            f"target <= {target:<6} {'ok' if value <= target else 'ABOVE TARGET'}")
-        print(f"  {name:<28}{value:>10.1f}   {verdict}")
-    out = config.VAR / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "registry.json").write_text(json.dumps(figures, indent=2))
-    sys.exit(0 if all(figures[n] <= t for n, t in checks.items()) else 1)
+    sys.exit(report("registry", figures, {
+        "stations_import_s": STATIONS_TARGET_S,
+        "observers_import_s": OBSERVERS_TARGET_S,
+        "observers_page_median_ms": PAGE_TARGET_MS}))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from shared import config, logs
 from shared.errors import Rejected, problems_from_messages
 from shared.eventstore import Append, EventStore
 from shared.mongo import connect, service_database
-from shared.envelope import from_envelope
-from shared.projections import Inbox, ProjectionRunner, create_indexes
+from shared.projections import ProjectionRunner
 from shared.relay import AmqpPublisher, Relay
+from shared.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,10 @@ class EventLog(_ServiceDatabase):
     Injects a BoundEventLog that stamps each append with who, why and through what.
     """
 
-    def __init__(self, projections=(), relay=True):
+    def __init__(self, projections=(), relay=True, subscriptions=()):
         self.projections = projections
         self.relay = relay
+        self.subscriptions = subscriptions
         self._stopping = False
 
     def setup(self):
@@ -54,10 +55,15 @@ class EventLog(_ServiceDatabase):
             self.container.config["AMQP_URI"]) if config.event_jobs_in_process() else []
 
     def background_jobs(self, store, service, amqp_uri):
-        """The relay and a runner per projection, over `store`."""
+        """The relay, a runner per projection over `store`, and a subscriber per
+        (projection, {service: event types}) fed from other services."""
         jobs = [ProjectionRunner(store, projection()) for projection in self.projections]
         if self.relay:
             jobs.append(Relay(service, store, AmqpPublisher(amqp_uri, service)))
+        for projection, sources in self.subscriptions:
+            subscriber = Subscriber(store.db, projection(), sources, amqp_uri)
+            subscriber.declare()
+            jobs.append(subscriber)
         return jobs
 
     def start(self):
@@ -109,23 +115,6 @@ class BoundEventLog:
 
     def owner_of(self, namespace, value):
         return self.store.owner_of(namespace, value)
-
-
-class Subscription(_ServiceDatabase):
-    """Injects `apply(envelope)`: feeds another service's event, as its relay published
-    it, to `projection` through the inbox, so a redelivered event changes nothing."""
-
-    def __init__(self, projection):
-        self.projection = projection()
-
-    def setup(self):
-        super().setup()
-        create_indexes(self.db, self.projection)
-        self.inbox = Inbox(self.db, self.container.service_name)
-
-    def get_dependency(self, worker_ctx):
-        return lambda envelope: self.inbox.apply_projection(self.projection,
-                                                            from_envelope(envelope))
 
 
 class ReadModel(_ServiceDatabase):

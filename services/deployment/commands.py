@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from services.deployment.domain import (ASSIGNMENT, OBSERVER_SLOT, SHIFT_PARTS,
                                         CoveragePlan, Election, StationDeployment,
-                                        allocate, check_in_flag)
+                                        StationFacts, allocate, check_in_flag)
 from shared.commands import Command, execute, execute_all, history
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
@@ -126,14 +126,15 @@ def auto_deploy(log, reader, command):
         log.read_stream(CoveragePlan.stream(region))))
     election = rules(log)
     parts = SHIFT_PARTS[shift]
-    allocation = allocate(reader.needs(region, plan.priority_stations, parts),
-                          reader.available(region=region, parts=parts),
-                          plan.minimum_observers, election)
+    needs = reader.needs(region, plan.priority_stations, parts)
+    observers = reader.available(region=region, parts=parts)
+    allocation = allocate(needs, observers, plan.minimum_observers, election)
     proposals = [asdict(p) for p in allocation.proposals]
     unfilled = [asdict(u) for u in allocation.unfilled]
     if command["apply"]:
-        refused = _apply(log, reader, region, allocation.proposals, role, shift,
-                         election)
+        stations = {n.code: StationFacts(n.code, region, n.district) for n in needs}
+        refused = _apply(log, stations, {o.observer_id: o for o in observers},
+                         allocation.proposals, role, shift, election)
         for proposal in proposals:
             problem = refused.get((proposal["station_code"], proposal["observer_id"]))
             proposal["assigned"] = problem is None
@@ -145,15 +146,12 @@ def auto_deploy(log, reader, command):
             "unfilled": unfilled}
 
 
-def _apply(log, reader, region, proposals, role, shift, election):
+def _apply(log, stations, observers, proposals, role, shift, election):
     """Assigns the proposals, a station's at once; returns {(station, observer):
     Problem} for those refused (the read models lagged behind another assignment)."""
     by_station = {}
     for p in proposals:
         by_station.setdefault(p.station_code, []).append(p.observer_id)
-    stations = {code: reader.station(code) for code in by_station}
-    observers = {o.observer_id: o for o in reader.available(region=region,
-                                                            parts=SHIFT_PARTS[shift])}
     refused = {}
     todo = sorted(by_station)
     for _ in range(APPLY_ATTEMPTS):
@@ -184,15 +182,9 @@ def _assign_all(code, by_station, stations, observers, role, shift, election, re
         for observer_id in by_station[code]:
             refused.pop((code, observer_id), None)
         for observer_id in by_station[code]:
-            observer = observers.get(observer_id)
-            if observer is None:
-                refused[(code, observer_id)] = Problem(
-                    "OBSERVER_NOT_AVAILABLE", f"observer {observer_id} is no longer "
-                    "available", "observer_id")
-                continue
             try:
-                deployment.assign(str(uuid.uuid4()), observer, stations[code], role,
-                                  shift, election)
+                deployment.assign(str(uuid.uuid4()), observers[observer_id],
+                                  stations[code], role, shift, election)
             except Rejected as exc:
                 refused[(code, observer_id)] = exc.problems[0]
     return decide

@@ -114,22 +114,6 @@ class ObserverNoShow:
     district: str | None = None
 
 
-@dataclass(frozen=True)
-class StationCovered:
-    """The first active observer arrived on the station's list: coverage counts it."""
-    station_code: str
-    region: str
-    district: str
-
-
-@dataclass(frozen=True)
-class StationUncovered:
-    """The station's last active assignment was withdrawn."""
-    station_code: str
-    region: str
-    district: str
-
-
 def require_eligible(observer, station, allow_other_region=False):
     """The rules about the observer alone; each refusal names the rule and the record."""
     if observer.suspended:
@@ -149,8 +133,7 @@ def require_eligible(observer, station, allow_other_region=False):
 class StationDeployment(Aggregate):
     """The observers assigned to one polling station, and their arrivals."""
 
-    events = (ObserverAssigned, AssignmentWithdrawn, ObserverCheckedIn, ObserverNoShow,
-              StationCovered, StationUncovered)
+    events = (ObserverAssigned, AssignmentWithdrawn, ObserverCheckedIn, ObserverNoShow)
 
     def __init__(self, id):
         super().__init__(id)
@@ -198,12 +181,9 @@ class StationDeployment(Aggregate):
             for part in sorted(parts):
                 self.claim(OBSERVER_SLOT, f"{observer.observer_id}:{part}")
         self.claim(ASSIGNMENT, assignment_id)
-        covered = bool(self.active)
         self.record(ObserverAssigned(
             assignment_id, observer.observer_id, station.code, station.region,
             station.district, role, shift, organization))
-        if not covered:
-            self.record(StationCovered(station.code, station.region, station.district))
 
     def withdraw(self, assignment_id, reason):
         assignment = self.assignments.get(assignment_id)
@@ -218,9 +198,6 @@ class StationDeployment(Aggregate):
                 self.release(OBSERVER_SLOT, f"{assignment['observer_id']}:{part}")
         self.record(AssignmentWithdrawn(assignment_id, assignment["observer_id"],
                                         self.code, reason))
-        if not self.active:
-            self.record(StationUncovered(self.code, assignment["region"],
-                                         assignment["district"]))
 
     def check_in(self, observer_id, station, at):
         """Records the arrival; at a station the observer is not assigned to it is
@@ -260,12 +237,6 @@ class StationDeployment(Aggregate):
 
     def on_observer_no_show(self, event):
         self.no_shows.add(event.assignment_id)
-
-    def on_station_covered(self, event):
-        pass
-
-    def on_station_uncovered(self, event):
-        pass
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Deployment's read models: its own view of the registry's stations and observers and
 of training's certifications (fed through the inbox), and, from its own log, the
 assignments, check-ins and coverage."""
-from pymongo import ASCENDING, DeleteOne, IndexModel, InsertOne, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from services.deployment.domain import (CHECKED_AT_OPENING, SHIFT_PARTS, ObserverFacts,
                                         StationFacts, StationNeed, check_in_flag)
@@ -42,15 +42,14 @@ class Directory(Projection):
     @handles("PollingStationChanged")
     def station_changed(self, event):
         changes, previous = event.data["changes"], event.data["previous"]
-        moved = {k: changes[k] for k in ("region", "district") if k in changes}
-        if not moved:
-            return []
-        before = {k: previous.get(k) for k in moved}
-        return [("stations", UpdateOne({"_id": event.data["code"]}, {"$set": moved})),
-                *_increments("station_totals", before.get("region"),
-                             before.get("district"), stations=-1),
-                *_increments("station_totals", moved.get("region"), moved.get("district"),
-                             stations=1)]
+        if "district" not in changes:
+            return []  # a district's region never changes on its own
+        region = changes.get("region", previous.get("region"))
+        return [("stations", UpdateOne({"_id": event.data["code"]}, {"$set": {
+            "region": region, "district": changes["district"]}})),
+            *_increments("station_totals", previous.get("region", region),
+                         previous["district"], stations=-1),
+            *_increments("station_totals", region, changes["district"], stations=1)]
 
     @handles("ObserverRegistered")
     def observer_registered(self, event):
@@ -112,20 +111,6 @@ def _observer(event, pipeline):
                   "suspended": {"$ifNull": ["$suspended", False]}}}], upsert=True))]
 
 
-def _increments(collection, region, district, **steps):
-    """Adds `steps` to the country's counters and to the region's and district's
-    (which carry their region, to be found by it)."""
-    scopes = [("country", None)]
-    if region:
-        scopes.append((f"region:{region}", region))
-    if district:
-        scopes.append((f"district:{district}", region))
-    return [(collection, UpdateOne({"_id": scope}, {"$inc": steps,
-                                                    "$setOnInsert": {"region": within}},
-                                   upsert=True))
-            for scope, within in scopes]
-
-
 class Assignments(Projection):
     """One document per assignment, with its check-in and no-show; and every check-in,
     flagged ones (at a station the observer is not assigned to) included."""
@@ -177,30 +162,31 @@ class Assignments(Projection):
 
 
 class Coverage(Projection):
-    """Counters per country, region and district (covered stations, check-ins,
-    no-shows), and the set of covered stations."""
+    """What coverage views count: the active observers per station (a station with
+    any is covered), counters per country, region and district (check-ins,
+    no-shows), and each region's plan."""
 
     name = "coverage"
-    collections = ("coverage", "covered_stations")
+    collections = ("covered_stations", "coverage", "plans")
 
     def indexes(self):
         return {"coverage": [IndexModel([("region", ASCENDING)])],
                 "covered_stations": [IndexModel([("region", ASCENDING),
-                                                 ("_id", ASCENDING)])]}
+                                                 ("observers", ASCENDING),
+                                                 ("district", ASCENDING)])]}
 
-    @handles("StationCovered")
-    def covered(self, event):
+    @handles("ObserverAssigned")
+    def assigned(self, event):
         data = event.data
-        return [("covered_stations", InsertOne({
-            "_id": data["station_code"], "region": data["region"],
-            "district": data["district"]})),
-            *_increments("coverage", data["region"], data["district"], covered=1)]
+        return [("covered_stations", UpdateOne({"_id": data["station_code"]}, {
+            "$inc": {"observers": 1},
+            "$setOnInsert": {"region": data["region"], "district": data["district"]}},
+            upsert=True))]
 
-    @handles("StationUncovered")
-    def uncovered(self, event):
-        data = event.data
-        return [("covered_stations", DeleteOne({"_id": data["station_code"]})),
-                *_increments("coverage", data["region"], data["district"], covered=-1)]
+    @handles("AssignmentWithdrawn")
+    def withdrawn(self, event):
+        return [("covered_stations", UpdateOne({"_id": event.data["station_code"]},
+                                               {"$inc": {"observers": -1}}))]
 
     @handles("ObserverCheckedIn")
     def checked_in(self, event):
@@ -213,11 +199,6 @@ class Coverage(Projection):
         return _increments("coverage", event.data["region"], event.data["district"],
                            no_shows=1)
 
-
-class Plans(Projection):
-    name = "plans"
-    collections = ("plans",)
-
     @handles("CoveragePlanSet")
     def plan_set(self, event):
         data = dict(event.data)
@@ -225,7 +206,22 @@ class Plans(Projection):
                                     upsert=True))]
 
 
-COUNTERS = ("stations", "covered", "checked_in", "unassigned_check_ins", "no_shows")
+def _increments(collection, region, district, **steps):
+    """Adds `steps` to the country's counters and to the region's and district's
+    (which carry their region, to be found by it)."""
+    scopes = [("country", None)]
+    if region:
+        scopes.append((f"region:{region}", region))
+    if district:
+        scopes.append((f"district:{district}", region))
+    return [(collection, UpdateOne({"_id": scope}, {"$inc": steps,
+                                                    "$setOnInsert": {"region": within}},
+                                   upsert=True))
+            for scope, within in scopes]
+
+
+COUNTERS = ("checked_in", "unassigned_check_ins", "no_shows")
+COVERED = {"observers": {"$gt": 0}}
 ASSIGNMENT_FIELDS = {"_id": 1, "observer_id": 1, "station_code": 1, "role": 1,
                      "shift": 1, "organization_id": 1}
 
@@ -260,34 +256,44 @@ class Deployments:
                                               {"_id": 0}, sort=[("at", ASCENDING)]))
 
     def coverage(self, region=None):
-        """The country's (or a region's) counters, with one entry per region (or per
+        """The country's (or a region's) counts, with one entry per region (or per
         district)."""
-        scope = f"region:{region}" if region else "country"
-        totals = {d["_id"]: d for d in self.db["station_totals"].find(
-            {"region": region} if region else {})}
-        counts = {d["_id"]: d for d in self.db["coverage"].find(
-            {"region": region} if region else {})}
+        within = {"region": region} if region else {}
+        totals = {d["_id"]: d["stations"] for d in self.db["station_totals"].find(within)}
+        counts = {d["_id"]: d for d in self.db["coverage"].find(within)}
+        covered = self._covered(region)
         priority = self._priority_uncovered(region)
         level = "district:" if region else "region:"
         parts = sorted(k for k in set(totals) | set(counts) if k.startswith(level))
 
         def entry(key):
             values = {c: counts.get(key, {}).get(c, 0) for c in COUNTERS}
-            values["stations"] = totals.get(key, {}).get("stations", 0)
-            planned = priority.get(key, {})
-            return {"scope": key.split(":")[-1], **values,
-                    "uncovered": values["stations"] - values["covered"],
+            stations, planned = totals.get(key, 0), priority.get(key, {})
+            return {"scope": key.split(":")[-1], **values, "stations": stations,
+                    "covered": covered.get(key, 0),
+                    "uncovered": stations - covered.get(key, 0),
                     "priority_stations": planned.get("stations", 0),
                     "priority_uncovered": planned.get("uncovered", 0)}
-        return {**entry(scope), "parts": [entry(k) for k in parts]}
+        return {**entry(f"region:{region}" if region else "country"),
+                "parts": [entry(k) for k in parts]}
+
+    def _covered(self, region):
+        """{scope: covered stations} for the country and its regions, or a region and
+        its districts; counted on an index."""
+        part = "district" if region else "region"
+        counts = {f"{part}:{d['_id']}": d["stations"]
+                  for d in self.db["covered_stations"].aggregate([
+                      {"$match": {**({"region": region} if region else {}), **COVERED}},
+                      {"$group": {"_id": f"${part}", "stations": {"$sum": 1}}}])}
+        counts[f"region:{region}" if region else "country"] = sum(counts.values())
+        return counts
 
     def _priority_uncovered(self, region):
         """{scope: {stations, uncovered}} over the plans' priority stations."""
         plans = self.db["plans"].find({"_id": region} if region else {},
                                       {"priority_stations": 1})
         codes = [c for p in plans for c in p.get("priority_stations", [])]
-        covered = {d["_id"] for d in self.db["covered_stations"].find(
-            {"_id": {"$in": codes}}, {"_id": 1})}
+        covered = self._covered_among(codes)
         result = {}
         for station in self.db["stations"].find({"_id": {"$in": codes}}):
             for key in ("country", f"region:{station['region']}",
@@ -297,10 +303,14 @@ class Deployments:
                 counts["uncovered"] += station["_id"] not in covered
         return result
 
+    def _covered_among(self, codes=None, region=None):
+        query = {"_id": {"$in": codes}} if codes is not None else {"region": region}
+        return {d["_id"] for d in self.db["covered_stations"].find(
+            {**query, **COVERED}, {"_id": 1})}
+
     def uncovered(self, region, priority_only=False, after=None, first=50):
         """Stations of the region without an active observer, in code order."""
-        covered = {d["_id"] for d in self.db["covered_stations"].find(
-            {"region": region}, {"_id": 1})}
+        covered = self._covered_among(region=region)
         query = {"region": region}
         if priority_only:
             query["_id"] = {"$in": self.plan(region)["priority_stations"]}

@@ -1,29 +1,35 @@
 """Deployment entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
 "errors"}; queries read the projections. What it knows of stations, observers and
 certifications it learns from the registry's and training's events, never by asking."""
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.deployment import commands
 from services.deployment.projections import (Assignments, Coverage, Deployments,
-                                             Directory, Plans)
+                                             Directory)
 from services.deployment.schemas import (AssignmentView, AssignObserver, AutoDeploy,
                                          CheckIn, CheckInView, ConfigureElection,
                                          CoveragePlanView, ElectionView, SetCoveragePlan,
                                          WithdrawAssignment)
-from shared.runtime import EventLog, ReadModel, RequestContext, Subscription, replies
+from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
 NO_SHOW_CHECK_INTERVAL = 30
+# What deployment decides from: stations and observers from the registry,
+# certifications from training.
+DIRECTORY_SOURCES = {
+    "registry": ("PollingStationRegistered", "PollingStationChanged", "ObserverRegistered",
+                 "ObserverUpdated", "ObserverSuspended"),
+    "training": ("ObserverCertified", "CertificationRevoked", "CertificationExpired"),
+}
 
 
 class DeploymentService:
     name = "deployment"
 
     context = RequestContext()
-    log = EventLog(projections=[Assignments, Coverage, Plans])
+    log = EventLog(projections=[Assignments, Coverage],
+                   subscriptions=[(Directory, DIRECTORY_SOURCES)])
     deployments = ReadModel(Deployments)
-    directory = Subscription(Directory)
 
     @rpc
     @replies(AssignObserver())
@@ -102,37 +108,3 @@ class DeploymentService:
     @rpc
     def ping(self):
         return "pong"
-
-    # What deployment decides from: stations and observers from the registry...
-    @event_handler("registry", "PollingStationRegistered")
-    def on_station_registered(self, envelope):
-        self.directory(envelope)
-
-    @event_handler("registry", "PollingStationChanged")
-    def on_station_changed(self, envelope):
-        self.directory(envelope)
-
-    @event_handler("registry", "ObserverRegistered")
-    def on_observer_registered(self, envelope):
-        self.directory(envelope)
-
-    @event_handler("registry", "ObserverUpdated")
-    def on_observer_updated(self, envelope):
-        self.directory(envelope)
-
-    @event_handler("registry", "ObserverSuspended")
-    def on_observer_suspended(self, envelope):
-        self.directory(envelope)
-
-    # ... and certifications from training.
-    @event_handler("training", "ObserverCertified")
-    def on_certified(self, envelope):
-        self.directory(envelope)
-
-    @event_handler("training", "CertificationRevoked")
-    def on_certification_revoked(self, envelope):
-        self.directory(envelope)
-
-    @event_handler("training", "CertificationExpired")
-    def on_certification_expired(self, envelope):
-        self.directory(envelope)

@@ -32,12 +32,11 @@ def refusal(decide):
     return problem
 
 
-def test_an_assignment_records_the_event_and_covers_the_station():
+def test_an_assignment_records_the_event_and_claims_the_shift():
     deployment = station()
     deployment.assign("a-1", observer("o-1", organization="org"), STATION, "in_station",
                       "morning", RULES)
-    assert [event_type(e) for e in deployment.pending] == ["ObserverAssigned",
-                                                           "StationCovered"]
+    assert [event_type(e) for e in deployment.pending] == ["ObserverAssigned"]
     assigned = deployment.pending[0]
     assert (assigned.station_code, assigned.region, assigned.district,
             assigned.organization_id) == ("1001", "KG-C", "C-01", "org")
@@ -99,11 +98,10 @@ def test_a_station_takes_at_most_its_maximum():
     assert problem.code == "STATION_FULL" and "1001" in problem.message
 
 
-def test_withdrawal_releases_the_shift_and_uncovers_the_last():
+def test_withdrawal_releases_the_shift():
     deployment = station((observer("o-1"), "whole_day", "in_station"))
     deployment.withdraw("a-0", "fell ill")
-    assert [event_type(e) for e in deployment.pending][-2:] == [
-        "AssignmentWithdrawn", "StationUncovered"]
+    assert event_type(deployment.pending[-1]) == "AssignmentWithdrawn"
     assert ("observer-shift", "o-1:counting") in deployment.releases
     assert refusal(lambda: deployment.withdraw("a-0", "again")).code == "ALREADY_WITHDRAWN"
     assert refusal(lambda: deployment.withdraw("nope", "why")).code == "NOT_FOUND"
