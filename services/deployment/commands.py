@@ -1,10 +1,9 @@
 """Deployment's command handlers: from a validated request to aggregates decided and
 appended, over the injected event log and read models."""
-import uuid
 from dataclasses import asdict
 from datetime import datetime, timezone
 
-from services.deployment.domain import (ASSIGNMENT, OBSERVER_SLOT, SHIFT_PARTS,
+from services.deployment.domain import (SHIFT_PARTS,
                                         CoveragePlan, Election, StationDeployment,
                                         StationFacts, allocate, check_in_flag)
 from shared.commands import Command, execute, execute_all, history
@@ -34,11 +33,10 @@ def assign_observer(log, reader, command, idempotency_key=None):
                                f"there is no observer {command['observer_id']}",
                                "observer_id"))
     election = rules(log)
-    assignment_id = str(uuid.uuid4())
 
     def decide(deployment):
-        deployment.assign(assignment_id, observer, station, command["role"],
-                          command["shift"], election, command["allow_other_region"])
+        deployment.assign(observer, station, command["role"], command["shift"], election,
+                          command["allow_other_region"])
     try:
         deployment = execute(log, StationDeployment, StationDeployment.stream(station.code),
                              decide, idempotency_key)
@@ -58,23 +56,11 @@ def _already_assigned(clash):
 
 def withdraw_assignment(log, command, idempotency_key=None):
     assignment_id = command["assignment_id"]
-    # The assignment's claim names the station stream that holds it.
-    stream = log.owner_of(ASSIGNMENT, assignment_id)
-    if stream is None:
-        raise _no_assignment(assignment_id)
 
-    def decide(deployment):
-        assignment = deployment.assignments.get(assignment_id)
-        if command["within_region"] not in (None, assignment["region"]):
-            raise _no_assignment(assignment_id)
-        deployment.withdraw(assignment_id, command["reason"])
-    deployment = execute(log, StationDeployment, stream, decide, idempotency_key)
+    deployment = execute(log, StationDeployment, StationDeployment.stream(
+        StationDeployment.station_of(assignment_id)), lambda d: d.withdraw(
+            assignment_id, command["reason"], command["within_region"]), idempotency_key)
     return _view(deployment, assignment_id)
-
-
-def _no_assignment(assignment_id):
-    return Rejected(Problem("NOT_FOUND", f"there is no assignment {assignment_id}",
-                            "assignment_id"))
 
 
 def _station(reader, code, within_region=None):
@@ -183,8 +169,8 @@ def _assign_all(code, by_station, stations, observers, role, shift, election, re
             refused.pop((code, observer_id), None)
         for observer_id in by_station[code]:
             try:
-                deployment.assign(str(uuid.uuid4()), observers[observer_id],
-                                  stations[code], role, shift, election)
+                deployment.assign(observers[observer_id], stations[code], role, shift,
+                                  election)
             except Rejected as exc:
                 refused[(code, observer_id)] = exc.problems[0]
     return decide

@@ -35,8 +35,8 @@ CHECKED_AT_OPENING = ("whole_day", "morning")
 
 OBSERVER_SLOT = "observer-shift"
 """Claim namespace: (observer, shift part) belongs to one station's stream."""
-ASSIGNMENT = "assignment"
-"""Claim namespace: an assignment id names the station stream that holds it."""
+ASSIGNMENT_SEPARATOR = "#"
+"""An assignment's id is its station's code and its number there: `1001#3`."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,13 @@ class StationDeployment(Aggregate):
     def active(self):
         return [a for a in self.assignments.values() if a["active"]]
 
-    def assign(self, assignment_id, observer, station, role, shift, rules,
-               allow_other_region=False):
+    @staticmethod
+    def station_of(assignment_id):
+        """The code of the station whose stream holds the assignment."""
+        return assignment_id.rpartition(ASSIGNMENT_SEPARATOR)[0]
+
+    def assign(self, observer, station, role, shift, rules, allow_other_region=False):
+        """Records the assignment, numbered within the station; returns its id."""
         require_eligible(observer, station, allow_other_region)
         parts = set(SHIFT_PARTS[shift])
         overlapping = [a for a in self.active if parts & set(SHIFT_PARTS[a["shift"]])]
@@ -180,14 +185,17 @@ class StationDeployment(Aggregate):
         if role != "mobile_group":
             for part in sorted(parts):
                 self.claim(OBSERVER_SLOT, f"{observer.observer_id}:{part}")
-        self.claim(ASSIGNMENT, assignment_id)
+        assignment_id = f"{station.code}{ASSIGNMENT_SEPARATOR}{len(self.assignments) + 1}"
         self.record(ObserverAssigned(
             assignment_id, observer.observer_id, station.code, station.region,
             station.district, role, shift, organization))
+        return assignment_id
 
-    def withdraw(self, assignment_id, reason):
+    def withdraw(self, assignment_id, reason, within_region=None):
+        """Ends the assignment; one outside `within_region` is refused in the same words
+        as a missing one."""
         assignment = self.assignments.get(assignment_id)
-        if assignment is None:
+        if assignment is None or within_region not in (None, assignment["region"]):
             raise Rejected(Problem("NOT_FOUND", f"there is no assignment {assignment_id}",
                                    "assignment_id"))
         if not assignment["active"]:

@@ -143,9 +143,9 @@ def test_election_morning(world, gateway, service_config, deployment_db):
     assert (view["checkedIn"], view["unassignedCheckIns"]) == (1, 1)
     assert {p["scope"]: (p["checkedIn"], p["noShows"]) for p in view["parts"]} == {
         "C-01": (1, 0), "C-02": (0, 1)}
-    station = gateway(ASSIGNMENTS, {"station": "1101"})["data"]
-    assert {(a["observerId"], a["noShow"]) for a in station["assignments"]} == {
-        ("o-2", True), ("o-3", False)}
+    assert eventually(lambda: {(a["observerId"], a["noShow"]) for a in gateway(
+        ASSIGNMENTS, {"station": "1101"})["data"]["assignments"]} == {
+        ("o-2", True), ("o-3", False)})
     assert gateway(ASSIGNMENTS, {"station": "1001"})["data"]["checkIns"] == [
         {"observerId": "o-1", "assigned": True, "flag": None},
         {"observerId": "o-2", "assigned": False, "flag": "NOT_ASSIGNED_HERE"}]

@@ -20,8 +20,8 @@ def observer(observer_id, region="KG-C", district="C-01", organization=None, **f
 def station(*assignments, code="1001"):
     """A station's deployment with `assignments` ((observer, shift, role)) recorded."""
     deployment = StationDeployment(StationDeployment.stream(code))
-    for i, (facts, shift, role) in enumerate(assignments):
-        deployment.assign(f"a-{i}", facts, STATION, role, shift, RULES)
+    for facts, shift, role in assignments:
+        deployment.assign(facts, STATION, role, shift, RULES)
     return deployment
 
 
@@ -34,14 +34,14 @@ def refusal(decide):
 
 def test_an_assignment_records_the_event_and_claims_the_shift():
     deployment = station()
-    deployment.assign("a-1", observer("o-1", organization="org"), STATION, "in_station",
+    deployment.assign(observer("o-1", organization="org"), STATION, "in_station",
                       "morning", RULES)
     assert [event_type(e) for e in deployment.pending] == ["ObserverAssigned"]
     assigned = deployment.pending[0]
     assert (assigned.station_code, assigned.region, assigned.district,
             assigned.organization_id) == ("1001", "KG-C", "C-01", "org")
-    assert ("observer-shift", "o-1:morning") in deployment.claims
-    assert ("assignment", "a-1") in deployment.claims
+    assert assigned.assignment_id == "1001#1"
+    assert deployment.claims == [("observer-shift", "o-1:morning")]
 
 
 @pytest.mark.parametrize("facts,code", [
@@ -51,7 +51,7 @@ def test_an_assignment_records_the_event_and_claims_the_shift():
 ])
 def test_only_certified_unsuspended_observers_of_the_region(facts, code):
     deployment = station()
-    problem = refusal(lambda: deployment.assign("a-1", facts, STATION, "in_station",
+    problem = refusal(lambda: deployment.assign(facts, STATION, "in_station",
                                                 "whole_day", RULES))
     assert problem.code == code and "o-1" in problem.message
     assert not deployment.pending
@@ -59,52 +59,53 @@ def test_only_certified_unsuspended_observers_of_the_region(facts, code):
 
 def test_another_region_when_explicitly_allowed():
     deployment = station()
-    deployment.assign("a-1", observer("o-1", region="KG-Y"), STATION, "in_station",
+    deployment.assign(observer("o-1", region="KG-Y"), STATION, "in_station",
                       "whole_day", RULES, allow_other_region=True)
     assert deployment.pending
 
 
 def test_one_station_per_observer_per_shift_but_mobile_groups_are_free():
     deployment = station((observer("o-1"), "morning", "in_station"))
-    problem = refusal(lambda: deployment.assign("a-2", observer("o-1"), STATION,
+    problem = refusal(lambda: deployment.assign(observer("o-1"), STATION,
                                                 "in_station", "whole_day", RULES))
-    assert problem.code == "OBSERVER_ALREADY_ASSIGNED" and "a-0" in problem.message
+    assert problem.code == "OBSERVER_ALREADY_ASSIGNED" and "1001#1" in problem.message
     # The afternoon does not overlap the morning.
-    deployment.assign("a-3", observer("o-1"), STATION, "in_station", "afternoon", RULES)
+    deployment.assign(observer("o-1"), STATION, "in_station", "afternoon", RULES)
     mobile = station()
-    mobile.assign("m-1", observer("o-2"), STATION, "mobile_group", "whole_day", RULES)
+    mobile.assign(observer("o-2"), STATION, "mobile_group", "whole_day", RULES)
     assert not [c for c in mobile.claims if c[0] == "observer-shift"]
 
 
 def test_at_most_n_observers_of_one_organization_at_a_time():
     deployment = station((observer("o-1", organization="org"), "morning", "in_station"))
     problem = refusal(lambda: deployment.assign(
-        "a-2", observer("o-2", organization="org"), STATION, "in_station", "whole_day",
-        RULES))
+        observer("o-2", organization="org"), STATION, "in_station", "whole_day", RULES))
     assert problem.code == "ORGANIZATION_LIMIT"
-    assert "org" in problem.message and "a-0" in problem.message
-    deployment.assign("a-3", observer("o-3", organization="org"), STATION, "in_station",
+    assert "org" in problem.message and "1001#1" in problem.message
+    deployment.assign(observer("o-3", organization="org"), STATION, "in_station",
                       "afternoon", RULES)
     two = Rules(observers_per_organization=2, observers_per_station=3)
-    deployment.assign("a-4", observer("o-4", organization="org"), STATION, "in_station",
+    deployment.assign(observer("o-4", organization="org"), STATION, "in_station",
                       "morning", two)
 
 
 def test_a_station_takes_at_most_its_maximum():
     deployment = station(*[(observer(f"o-{i}"), "whole_day", "in_station")
                            for i in range(3)])
-    problem = refusal(lambda: deployment.assign("a-9", observer("o-9"), STATION,
+    problem = refusal(lambda: deployment.assign(observer("o-9"), STATION,
                                                 "in_station", "counting", RULES))
     assert problem.code == "STATION_FULL" and "1001" in problem.message
 
 
 def test_withdrawal_releases_the_shift():
     deployment = station((observer("o-1"), "whole_day", "in_station"))
-    deployment.withdraw("a-0", "fell ill")
+    deployment.withdraw("1001#1", "fell ill")
     assert event_type(deployment.pending[-1]) == "AssignmentWithdrawn"
     assert ("observer-shift", "o-1:counting") in deployment.releases
-    assert refusal(lambda: deployment.withdraw("a-0", "again")).code == "ALREADY_WITHDRAWN"
+    assert refusal(lambda: deployment.withdraw("1001#1", "again")).code == "ALREADY_WITHDRAWN"
     assert refusal(lambda: deployment.withdraw("nope", "why")).code == "NOT_FOUND"
+    elsewhere = station((observer("o-1"), "whole_day", "in_station"))
+    assert refusal(lambda: elsewhere.withdraw("1001#1", "why", "KG-Y")).code == "NOT_FOUND"
 
 
 def test_check_in_elsewhere_is_recorded_and_flagged_and_once():
@@ -114,7 +115,7 @@ def test_check_in_elsewhere_is_recorded_and_flagged_and_once():
     deployment.check_in("o-2", STATION, "2026-03-01T07:13:00+06:00")
     arrivals = [e for e in deployment.pending if event_type(e) == "ObserverCheckedIn"]
     assert [(e.observer_id, e.assigned, e.assignment_id) for e in arrivals] == [
-        ("o-1", True, "a-0"), ("o-2", False, None)]
+        ("o-1", True, "1001#1"), ("o-2", False, None)]
 
 
 def test_no_shows_are_opening_shift_observers_who_did_not_arrive():
