@@ -21,7 +21,8 @@ bench: setup
 	$(PY) -m bench.foundation; foundation=$$?; \
 	$(PY) -m bench.registry; registry=$$?; \
 	$(PY) -m bench.training; training=$$?; \
-	exit $$(( foundation || registry || training ))
+	$(PY) -m bench.deployment; deployment=$$?; \
+	exit $$(( foundation || registry || training || deployment ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup

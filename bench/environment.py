@@ -11,6 +11,8 @@ from deploy.platform import running_platform
 from shared import config
 from shared.mongo import connect
 
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
+
 BENCH_MONGO_PORT = 27119
 
 
@@ -35,9 +37,9 @@ def bench_environment():
 
 
 @contextlib.contextmanager
-def bench_platform(secret):
+def bench_platform(secret=SECRET):
     """The platform started as `make run` starts it, on databases of its own (dropped
-    afterwards); yields (platform, database(service))."""
+    afterwards); yields (platform, database(service), amqp uri)."""
     prefix = f"bench_{uuid.uuid4().hex[:6]}_"
     with bench_environment() as (mongo_uri, amqp_uri):
         client = connect(mongo_uri)
@@ -45,7 +47,7 @@ def bench_platform(secret):
             with running_platform({"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix,
                                    "AMQP_URI": amqp_uri,
                                    "NAZAR_TOKEN_SECRET": secret}) as platform:
-                yield platform, lambda service: client[f"{prefix}{service}"]
+                yield platform, lambda service: client[f"{prefix}{service}"], amqp_uri
         finally:
             for name in client.list_database_names():
                 if name.startswith(prefix):

@@ -16,10 +16,9 @@ import time
 
 import requests
 
-from bench.environment import bench_platform, report
+from bench.environment import SECRET, bench_platform, report
 from shared import auth
 
-SECRET = "bench-secret-that-is-long-enough-for-hs256"
 REGIONS, DISTRICTS_PER_REGION = 9, 12
 STATIONS_TARGET_S, OBSERVERS_TARGET_S, PAGE_TARGET_MS = 60, 120, 50
 
@@ -134,7 +133,7 @@ def main():
     parser.add_argument("--samples", type=int, default=200)
     args = parser.parse_args()
 
-    with bench_platform(SECRET) as (platform, database):
+    with bench_platform() as (platform, database, _):
         figures = measure(platform, database("registry"), args)
     sys.exit(report("registry", f"Registry benchmark: {args.stations} stations, "
                     f"{args.observers} observers, through GraphQL on the running platform",

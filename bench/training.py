@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from bench.environment import bench_platform, report
-from bench.registry import (DISTRICTS_PER_REGION, REGIONS, SECRET, Client, observers_csv,
+from bench.registry import (DISTRICTS_PER_REGION, REGIONS, Client, observers_csv,
                             stations_csv, timed_import, wait_for)
 
 ATTENDANCE_TARGET_S, CERTIFICATION_TARGET_S = 2.0, 2.0
@@ -110,7 +110,7 @@ def main():
                         help="observers certified one at a time")
     args = parser.parse_args()
 
-    with bench_platform(SECRET) as (platform, database):
+    with bench_platform() as (platform, database, _):
         figures = measure(platform, database("registry"), database("training"), args)
     sys.exit(report("training", f"Training benchmark: an online session of "
                     f"{args.observers} observers, through GraphQL on the running platform",

@@ -6,5 +6,7 @@ SERVICES = [
     ("registry-jobs", "jobs", "services.registry.service:RegistryService"),
     ("training", "serve", "services.training.service:TrainingService"),
     ("training-jobs", "jobs", "services.training.service:TrainingService"),
+    ("deployment", "serve", "services.deployment.service:DeploymentService"),
+    ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]

@@ -1,14 +1,15 @@
 """The one GraphQL schema: each domain module contributes its Query and Mutation."""
 import graphene
 
-from gateway import registry, training
+from gateway import deployment, registry, training
 
 
-class Query(registry.Query, training.Query, graphene.ObjectType):
+class Query(registry.Query, training.Query, deployment.Query, graphene.ObjectType):
     pass
 
 
-class Mutation(registry.Mutation, training.Mutation, graphene.ObjectType):
+class Mutation(registry.Mutation, training.Mutation, deployment.Mutation,
+               graphene.ObjectType):
     pass
 
 

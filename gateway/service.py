@@ -16,7 +16,7 @@ from shared import auth
 from shared.runtime import RequestContext
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
-SERVICES = ("registry", "training")
+SERVICES = ("registry", "training", "deployment")
 executor = Executor(schema)
 
 
@@ -26,6 +26,7 @@ class GatewayService:
     request_context = RequestContext()
     registry = RpcProxy("registry")
     training = RpcProxy("training")
+    deployment = RpcProxy("deployment")
 
     @http("POST", "/graphql")
     def graphql(self, request):

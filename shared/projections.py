@@ -66,7 +66,7 @@ def _bulk_write(db, projection, events, session, rename=lambda c: c):
     _write(db, [w for event in events for w in projection.writes(event)], session, rename)
 
 
-def _create_indexes(db, projection, rename=lambda c: c):
+def create_indexes(db, projection, rename=lambda c: c):
     for collection, models in projection.indexes().items():
         if models:
             db[rename(collection)].create_indexes(models)
@@ -86,7 +86,7 @@ class ProjectionRunner:
         self.lease = Lease(self.db, self.checkpoint_id)
 
     def setup(self):
-        _create_indexes(self.db, self.projection)
+        create_indexes(self.db, self.projection)
         try:
             self.checkpoints.insert_one({"_id": self.checkpoint_id, "position": 0})
         except DuplicateKeyError:
@@ -174,7 +174,7 @@ class _Shadow:
             db.drop_collection(self.name(collection))
             # An empty shadow still has to exist for the rename that swaps it in.
             db.create_collection(self.name(collection))
-        _create_indexes(db, projection, self.name)
+        create_indexes(db, projection, self.name)
         runner.checkpoints.replace_one(
             {"_id": self.checkpoint_id}, {"position": 0}, upsert=True)
 
@@ -218,9 +218,7 @@ class Inbox:
         """Make `writes` ((collection, operation) pairs) for `event` unless it was
         already handled; returns False for a duplicate."""
         def record_and_write(session):
-            self.inbox.insert_one(
-                {"_id": f"{self.consumer}:{event.id}", "position": event.position,
-                 "at": datetime.now(timezone.utc)}, session=session)
+            self.inbox.insert_one(self._entry(event), session=session)
             _write(self.db, writes, session)
 
         try:
@@ -232,3 +230,23 @@ class Inbox:
 
     def apply_projection(self, projection, event):
         return self.apply(event, projection.writes(event))
+
+    def apply_all(self, projection, events):
+        """Applies to `projection` those of `events` not handled before, in one
+        transaction (a batch from the broker); returns how many were new."""
+        def record_and_write(session):
+            batch = {self._entry(e)["_id"]: e for e in events}
+            seen = {d["_id"] for d in self.inbox.find(
+                {"_id": {"$in": list(batch)}}, {"_id": 1}, session=session)}
+            new = [e for key, e in batch.items() if key not in seen]
+            if new:
+                self.inbox.insert_many([self._entry(e) for e in new], session=session)
+                _bulk_write(self.db, projection, new, session)
+            return len(new)
+
+        with self.db.client.start_session() as session:
+            return session.with_transaction(record_and_write)
+
+    def _entry(self, event):
+        return {"_id": f"{self.consumer}:{event.id}", "position": event.position,
+                "at": datetime.now(timezone.utc)}

@@ -17,6 +17,7 @@ from shared.eventstore import Append, EventStore
 from shared.mongo import connect, service_database
 from shared.projections import ProjectionRunner
 from shared.relay import AmqpPublisher, Relay
+from shared.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,10 @@ class EventLog(_ServiceDatabase):
     Injects a BoundEventLog that stamps each append with who, why and through what.
     """
 
-    def __init__(self, projections=(), relay=True):
+    def __init__(self, projections=(), relay=True, subscriptions=()):
         self.projections = projections
         self.relay = relay
+        self.subscriptions = subscriptions
         self._stopping = False
 
     def setup(self):
@@ -53,10 +55,15 @@ class EventLog(_ServiceDatabase):
             self.container.config["AMQP_URI"]) if config.event_jobs_in_process() else []
 
     def background_jobs(self, store, service, amqp_uri):
-        """The relay and a runner per projection, over `store`."""
+        """The relay, a runner per projection over `store`, and a subscriber per
+        (projection, {service: event types}) fed from other services."""
         jobs = [ProjectionRunner(store, projection()) for projection in self.projections]
         if self.relay:
             jobs.append(Relay(service, store, AmqpPublisher(amqp_uri, service)))
+        for projection, sources in self.subscriptions:
+            subscriber = Subscriber(store.db, projection(), sources, amqp_uri)
+            subscriber.declare()
+            jobs.append(subscriber)
         return jobs
 
     def start(self):
@@ -108,6 +115,9 @@ class BoundEventLog:
 
     def read_streams(self, stream_ids):
         return self.store.read_streams(stream_ids)
+
+    def owner_of(self, namespace, value):
+        return self.store.owner_of(namespace, value)
 
 
 class ReadModel(_ServiceDatabase):

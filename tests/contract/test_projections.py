@@ -1,5 +1,7 @@
 """Projections: checkpoint with the writes, idempotent consumers, rebuild equals live."""
 import json
+import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -10,6 +12,7 @@ from shared.envelope import from_envelope, to_envelope
 from shared.eventstore import ANY, NewEvent
 from shared.projections import Inbox, Projection, ProjectionRunner, handles
 from shared.relay import AmqpPublisher, event_exchange
+from shared.subscriber import Subscriber
 
 
 class Tally(Projection):
@@ -104,6 +107,29 @@ def test_a_redelivered_event_changes_a_projection_once(store, db, amqp_uri):
         consumer.close()
     assert applied == [True, False]
     assert tally(db) == {"c0": 0} and db["voters"].count_documents({}) == 1
+
+
+def test_a_subscriber_applies_each_event_once_however_often_it_comes(store, db,
+                                                                   amqp_uri):
+    count_votes(store, 6)
+    envelopes = [to_envelope("inboxtest", e) for e in store.read_all(0)]
+    subscriber = Subscriber(db, Tally(), {"inboxtest": ["VoteCounted"]}, amqp_uri,
+                            batch_size=4)
+    subscriber.declare()
+    publisher = AmqpPublisher(amqp_uri, "inboxtest")
+    # Redelivered within one batch and across batches.
+    publisher.publish(envelopes[:3] + envelopes[:3] + envelopes[2:] + envelopes[-1:])
+    publisher.close()
+    stopping = []
+    worker = threading.Thread(target=subscriber.run, args=(lambda: bool(stopping),))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while tally(db) != expected(6) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.append(True)
+    worker.join()
+    assert tally(db) == expected(6)
+    assert db["inbox"].count_documents({}) == 6
 
 
 def test_a_rebuilt_projection_equals_the_live_one(store, db):
