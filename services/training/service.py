@@ -1,9 +1,8 @@
 """Training entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
 "errors"}; queries read the projections; the registry's observer events keep training's
-own view of observers through an Inbox."""
+own view of observers (RegistryObservers, fed by a Subscriber)."""
 from datetime import datetime, timezone
 
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -14,8 +13,6 @@ from services.training.schemas import (AssignMentor, CourseView, DefineCourse,
                                        RecordAssessment, RecordAttendance,
                                        RevokeCertification, ScheduleSession, SessionView,
                                        WithdrawEnrollment)
-from shared.envelope import from_envelope
-from shared.projections import Inbox
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
 EXPIRY_CHECK_S = 60
@@ -29,9 +26,13 @@ class TrainingService:
     name = "training"
 
     context = RequestContext()
-    log = EventLog(projections=[Catalogue, Records])
+    # What training knows of observers and organizations comes from the registry's
+    # events, taken in batches by the background jobs.
+    log = EventLog(projections=[Catalogue, Records],
+                   subscriptions=[(RegistryObservers, {"registry": (
+                       "ObserverRegistered", "ObserverUpdated", "ObserverSuspended",
+                       "OrganizationRegistered")})])
     training = ReadModel(Training)
-    inbox = ReadModel(lambda db: Inbox(db, "training"))
 
     @rpc
     @replies(DefineCourse())
@@ -88,26 +89,6 @@ class TrainingService:
     @timer(interval=EXPIRY_CHECK_S)
     def expire_certifications(self):
         commands.expire_certifications(self.log, self.training, now())
-
-    # What training knows of observers and organizations comes from the registry.
-    @event_handler("registry", "ObserverRegistered")
-    def on_observer_registered(self, envelope):
-        self._follow_registry(envelope)
-
-    @event_handler("registry", "ObserverUpdated")
-    def on_observer_updated(self, envelope):
-        self._follow_registry(envelope)
-
-    @event_handler("registry", "ObserverSuspended")
-    def on_observer_suspended(self, envelope):
-        self._follow_registry(envelope)
-
-    @event_handler("registry", "OrganizationRegistered")
-    def on_organization_registered(self, envelope):
-        self._follow_registry(envelope)
-
-    def _follow_registry(self, envelope):
-        self.inbox.apply_projection(RegistryObservers(), from_envelope(envelope))
 
     @rpc
     def courses(self):
