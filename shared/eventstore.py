@@ -17,7 +17,6 @@ import queue
 import secrets
 import threading
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -114,7 +113,24 @@ class Append:
     idempotency_key: str | None = None
     claims: tuple = ()
     releases: tuple = ()
-    future: Future = field(default_factory=Future, repr=False, compare=False)
+    outcome: object = field(default=None, repr=False, compare=False)
+    """Its Recorded events or its exception, once the committer has answered."""
+    waiting: "_Waiting" = field(default=None, repr=False, compare=False)
+
+
+class _Waiting:
+    """The appends of one append_all call. One of these per call, not a Future per
+    append: an import hands over thousands at a time."""
+
+    def __init__(self, count):
+        self.unanswered = count
+        self.done = threading.Event()
+
+    def answer(self, request, outcome):
+        request.outcome = outcome
+        self.unanswered -= 1  # only the committer thread answers
+        if not self.unanswered:
+            self.done.set()
 
 
 class EventStore:
@@ -164,16 +180,15 @@ class EventStore:
         for request in appends:
             if not request.events:
                 raise ValueError("an append needs at least one event")
+        if not appends:
+            return []
         self._ensure_committer()
+        waiting = _Waiting(len(appends))
         for request in appends:
+            request.waiting = waiting
             self._queue.put(request)
-        outcomes = []
-        for request in appends:
-            try:
-                outcomes.append(request.future.result())
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
+        waiting.done.wait()
+        return [request.outcome for request in appends]
 
     def reserve(self, sequence, count):
         """`count` numbers of a named sequence (0, 1, 2, ...), never handed out twice,
@@ -242,13 +257,10 @@ class EventStore:
         else:
             exc = RuntimeError("append batch kept clashing; giving up")
             for request in batch:
-                request.future.set_exception(exc)
+                request.waiting.answer(request, exc)
             return
         for request, outcome in zip(batch, outcomes):
-            if isinstance(outcome, Exception):
-                request.future.set_exception(outcome)
-            else:
-                request.future.set_result(outcome)
+            request.waiting.answer(request, outcome)
 
     def _fail(self, batch, exc):
         if len(batch) > 1:
@@ -257,7 +269,7 @@ class EventStore:
             for request in batch:
                 self._commit([request])
         else:
-            batch[0].future.set_exception(exc)
+            batch[0].waiting.answer(batch[0], exc)
 
     def _write(self, batch, session, thorough=True):
         """Decide each request against the current heads, then write the accepted ones.
