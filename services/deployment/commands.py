@@ -3,9 +3,9 @@ appended, over the injected event log and read models."""
 from dataclasses import asdict
 from datetime import datetime, timezone
 
-from services.deployment.domain import (SHIFT_PARTS,
-                                        CoveragePlan, Election, StationDeployment,
-                                        StationFacts, allocate, check_in_flag)
+from services.deployment.domain import (SHIFT_PARTS, CoveragePlan, Election,
+                                        StationDeployment, StationFacts, allocate,
+                                        check_in_flag)
 from shared.commands import Command, execute, execute_all, history
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
@@ -56,7 +56,6 @@ def _already_assigned(clash):
 
 def withdraw_assignment(log, command, idempotency_key=None):
     assignment_id = command["assignment_id"]
-
     deployment = execute(log, StationDeployment, StationDeployment.stream(
         StationDeployment.station_of(assignment_id)), lambda d: d.withdraw(
             assignment_id, command["reason"], command["within_region"]), idempotency_key)

@@ -172,3 +172,16 @@ def test_who_sees_which_assignments(world, gateway):
                    region="KG-Y")["data"]["assignments"] == []
     assert gateway(COVERAGE, {"region": "KG-C"}, role="regional_coordinator",
                    region="KG-Y")["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_the_read_models_rebuild_from_the_log(world, gateway, deployment_db):
+    from shared.rebuild import main as rebuild
+    world.observer("o-1")
+    assign(gateway, "o-1")
+    mutate(gateway, CHECK_IN, {"stationCode": "1001", "observerId": "o-1"})
+    assert eventually(lambda: gateway(COVERAGE)["data"]["coverage"]["checkedIn"] == 1)
+    before = gateway(COVERAGE, {"region": "KG-C"}), gateway(ASSIGNMENTS, {"station": "1001"})
+    deployment_db["covered_stations"].delete_many({})  # a lost read model
+    rebuild(["deployment"])
+    assert (gateway(COVERAGE, {"region": "KG-C"}),
+            gateway(ASSIGNMENTS, {"station": "1001"})) == before
