@@ -43,9 +43,19 @@ def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None, new=Fal
 
 def execute_all(log, commands):
     """Runs many commands (an import) with one read and one append round; returns, in
-    order, each one's aggregate after it, or the exception that refused it."""
+    order, each one's aggregate after it, or the exception that refused it. A command
+    whose idempotency key was recorded before is answered as it was the first time,
+    without deciding again (which might now refuse it)."""
+    keys = [c.idempotency_key for c in commands if c.idempotency_key]
+    answered = log.answered(keys) if keys else {}
     outcomes = [None] * len(commands)
-    todo = list(range(len(commands)))
+    todo = []
+    for i, command in enumerate(commands):
+        if command.idempotency_key in answered:
+            outcomes[i] = _as_first_recorded(log, command.aggregate_cls,
+                                             answered[command.idempotency_key])
+        else:
+            todo.append(i)
     for _ in range(ATTEMPTS):
         streams = log.read_streams({commands[i].stream_id for i in todo
                                     if not commands[i].new})
@@ -75,8 +85,9 @@ def execute_all(log, commands):
                 todo.append(i)
             elif isinstance(recorded, Exception):
                 outcomes[i] = recorded
-            elif recorded.duplicate:
-                outcomes[i] = _as_first_recorded(log, commands[i].aggregate_cls, recorded)
+            elif recorded.duplicate:  # the same request raced its first attempt
+                outcomes[i] = _as_first_recorded(log, commands[i].aggregate_cls,
+                                                 recorded[-1])
             else:
                 outcomes[i] = aggregate
         if not todo:
@@ -86,9 +97,8 @@ def execute_all(log, commands):
     return outcomes
 
 
-def _as_first_recorded(log, aggregate_cls, recorded):
-    """A retried request: answer with what the first one did."""
-    last = recorded[-1]
+def _as_first_recorded(log, aggregate_cls, last):
+    """A retried request: answer with what the first one did (up to its last event)."""
     return aggregate_cls.replay(last.stream_id, history(
         e for e in log.read_stream(last.stream_id) if e.version <= last.version))
 

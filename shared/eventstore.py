@@ -368,6 +368,16 @@ class EventStore:
         return {d["_id"]: d["owner"]
                 for d in self.claims.find({"_id": {"$in": ids}}, session=session)}
 
+    def answered(self, keys):
+        """{idempotency key: the last event its command recorded}, for the keys of
+        commands already recorded."""
+        last = {doc["event_ids"][-1]: doc["_id"]
+                for doc in self.commands.find({"_id": {"$in": list(keys)}})}
+        if not last:
+            return {}
+        return {last[doc["_id"]]: self._recorded(doc)
+                for doc in self.events.find({"_id": {"$in": list(last)}})}
+
     def owner_of(self, namespace, value):
         """The stream that holds a claim, or None."""
         doc = self.claims.find_one({"_id": _claim_id(namespace, value)})

@@ -103,9 +103,16 @@ class BoundEventLog:
         for append in appends:
             append.metadata = self.metadata
             if append.idempotency_key:
-                # Keys are the client's: scope them by actor so two clients never collide.
-                append.idempotency_key = f"{self.metadata.get('actor')}:{append.idempotency_key}"
+                append.idempotency_key = self._scoped(append.idempotency_key)
         return self.store.append_all(appends)
+
+    def answered(self, keys):
+        scoped = {self._scoped(key): key for key in keys}
+        return {scoped[key]: event for key, event in self.store.answered(scoped).items()}
+
+    def _scoped(self, key):
+        # Keys are the client's: scope them by actor so two clients never collide.
+        return f"{self.metadata.get('actor')}:{key}"
 
     def read_stream(self, stream_id):
         return self.store.read_stream(stream_id)

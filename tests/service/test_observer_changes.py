@@ -159,3 +159,15 @@ def test_status_follows_training_and_deployment(gateway, amqp_uri, registry_even
         {"type": "ObserverActivityNoted", "data.activity_id": "c1",
          "data.active": False}) == 1)
     assert status() == "suspended"
+
+
+def test_a_retried_command_is_answered_as_the_first_time_not_decided_again(
+        gateway, registry_events):
+    observer_id = register(gateway)
+    token = gateway.token()  # one client: keys are scoped by who sends them
+    input = {"id": observer_id, "reason": "campaigned at a station",
+             "clientMutationId": "suspend-1"}
+    first, again = (gateway.post(SUSPEND, {"input": input}, token).json()["data"][
+        "suspendObserver"] for _ in range(2))
+    assert first == again == {"observer": {"status": "suspended"}, "errors": []}
+    assert registry_events.count_documents({"type": "ObserverSuspended"}) == 1
