@@ -29,15 +29,16 @@ def register_organization(log, command, idempotency_key=None):
 
 
 def register_observer(log, references, command, phone_region, idempotency_key=None):
-    [outcome] = register_observers(log, references, [command], phone_region,
-                                   [idempotency_key])
+    references.check(command)
+    [outcome] = register_observers(log, [command], phone_region, [idempotency_key])
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-def register_observers(log, references, commands, phone_region, idempotency_keys=None):
-    """Registers many observers; returns, in order, each one's Observer or Rejected.
+def register_observers(log, commands, phone_region, idempotency_keys=None):
+    """Registers many observers, whose references were checked; returns, in order,
+    each one's Observer or Rejected.
 
     Each gets the SMS code of the next number of the registry's sequence (see
     domain.sms_code). The store still guards the codes' uniqueness: should a code be
@@ -45,13 +46,7 @@ def register_observers(log, references, commands, phone_region, idempotency_keys
     """
     keys = idempotency_keys or [None] * len(commands)
     outcomes = [None] * len(commands)
-    todo = []
-    for i, command in enumerate(commands):
-        try:
-            references.check(command)
-            todo.append(i)
-        except Rejected as exc:
-            outcomes[i] = exc
+    todo = list(range(len(commands)))
     for _ in range(SMS_CODE_ATTEMPTS):
         if not todo:
             break
@@ -146,7 +141,7 @@ def import_observers(log, references, schema, data, phone_region):
 
     def import_chunk(chunk):
         parsed, problems = imports.parse_rows(chunk, parse, _file_column)
-        outcomes = register_observers(log, references, [c for _, c in parsed], phone_region)
+        outcomes = register_observers(log, [c for _, c in parsed], phone_region)
         for (number, _), outcome in zip(parsed, outcomes):
             if isinstance(outcome, Rejected):
                 problems += imports.row_problems(number, outcome.problems, _file_column)
