@@ -22,6 +22,11 @@ def allow(*roles):
     return decorate
 
 
+def region_scope(viewer):
+    """The one region a regional coordinator is confined to; None for other roles."""
+    return viewer.region if viewer.role == "regional_coordinator" else None
+
+
 def require_region(viewer, region):
     if not viewer.sees_region(region):
         raise GatewayError(FORBIDDEN, f"region {region} is outside your scope")

@@ -1,7 +1,7 @@
 """Deployment's part of the GraphQL schema: who observes where, coverage, check-in."""
 import graphene
 
-from gateway.access import COORDINATORS, allow, require_region
+from gateway.access import COORDINATORS, allow, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input,
                             connection, connection_type, key_from_cursor, page_size,
                             run_command)
@@ -129,8 +129,7 @@ class Election(graphene.ObjectType):
 
 def _scope(info):
     """The region a regional coordinator's command is confined to."""
-    viewer = info.context.viewer
-    return viewer.region if viewer.role == "regional_coordinator" else None
+    return region_scope(info.context.viewer)
 
 
 class AssignObserverInput(ClientMutationId, graphene.InputObjectType):

@@ -4,7 +4,7 @@ import json
 import graphene
 
 from gateway.access import (COORDINATORS, EVERYONE, allow, mask_phone, phone_view,
-                            require_region)
+                            region_scope, require_region)
 from gateway.common import (ClientMutationId, FileInput, Payload, Timestamp, command_input,
                             connection, connection_type, file_base64, key_from_cursor,
                             page_size, run_command, selects)
@@ -296,10 +296,9 @@ class VerifyObserverPhone(graphene.Mutation):
 def _on_visible_observer(info, input, method, command):
     """Runs a command on an observer; one outside a regional coordinator's region is
     answered for by the registry exactly as a missing one is."""
-    viewer = info.context.viewer
-    scope = viewer.region if viewer.role == "regional_coordinator" else None
     return run_command(info, ObserverPayload, "observer", "registry", method,
-                       {**command, "within_region": scope}, input)
+                       {**command, "within_region": region_scope(info.context.viewer)},
+                       input)
 
 
 class RegisterOrganizationInput(ClientMutationId, graphene.InputObjectType):

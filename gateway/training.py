@@ -2,7 +2,7 @@
 assessment, certification, statistics and programmes."""
 import graphene
 
-from gateway.access import COORDINATORS, EVERYONE, allow, require_region
+from gateway.access import COORDINATORS, EVERYONE, allow, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
                             run_command)
 
@@ -159,8 +159,7 @@ class Programme(graphene.ObjectType):
 
 def _scope(viewer):
     """What a command's session must fall within for this viewer."""
-    return {"within_region": viewer.region if viewer.role == "regional_coordinator"
-            else None,
+    return {"within_region": region_scope(viewer),
             "trainer_scope": viewer.subject if viewer.role == "trainer" else None}
 
 

@@ -32,6 +32,11 @@ def history(events):
     return [(e.type, e.data) for e in events]
 
 
+def replay_stream(log, aggregate_cls, stream_id):
+    """The aggregate as its whole stream leaves it."""
+    return aggregate_cls.replay(stream_id, history(log.read_stream(stream_id)))
+
+
 def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None, new=False):
     """Runs one command; returns the aggregate as it stands after it, or raises."""
     [outcome] = execute_all(log, [Command(aggregate_cls, stream_id, decide,

@@ -205,6 +205,12 @@ def _paused(checkpoint):
     return until is not None and until > datetime.now(timezone.utc)
 
 
+def with_id(doc):
+    """A read model's document as services answer with it: `_id` named `id`."""
+    doc["id"] = doc.pop("_id")
+    return doc
+
+
 class Inbox:
     """Makes a broker event handler idempotent: the event id is recorded in the same
     transaction as the handler's writes, so a redelivered event changes nothing."""
@@ -214,22 +220,9 @@ class Inbox:
         self.consumer = consumer
         self.inbox = db["inbox"]
 
-    def apply(self, event, writes):
-        """Make `writes` ((collection, operation) pairs) for `event` unless it was
-        already handled; returns False for a duplicate."""
-        def record_and_write(session):
-            self.inbox.insert_one(self._entry(event), session=session)
-            _write(self.db, writes, session)
-
-        try:
-            with self.db.client.start_session() as session:
-                session.with_transaction(record_and_write)
-        except DuplicateKeyError:
-            return False
-        return True
-
     def apply_projection(self, projection, event):
-        return self.apply(event, projection.writes(event))
+        """Applies one event unless it was handled before; False for a duplicate."""
+        return self.apply_all(projection, [event]) == 1
 
     def apply_all(self, projection, events):
         """Applies to `projection` those of `events` not handled before, in one

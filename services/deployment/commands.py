@@ -6,18 +6,17 @@ from datetime import datetime, timezone
 from services.deployment.domain import (SHIFT_PARTS, CoveragePlan, Election,
                                         StationDeployment, StationFacts, allocate,
                                         check_in_flag)
-from shared.commands import Command, execute, execute_all, history
+from shared.commands import CHUNK, Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
 
-CHUNK = 2000
 APPLY_ATTEMPTS = 5
 
 
 def rules(log):
     """The election's rules as its stream stands now (not a read model: a rule must not
     lag behind the coordinator who just changed it)."""
-    return Election.replay(Election.STREAM, history(log.read_stream(Election.STREAM))).rules
+    return replay_stream(log, Election, Election.STREAM).rules
 
 
 def configure_election(log, command, idempotency_key=None):
@@ -107,8 +106,7 @@ def auto_deploy(log, reader, command):
     `apply`, assigns them. Returns what it proposed (or assigned) and what it could not
     fill, and why."""
     region, shift, role = command["region"], command["shift"], command["role"]
-    plan = CoveragePlan.replay(CoveragePlan.stream(region), history(
-        log.read_stream(CoveragePlan.stream(region))))
+    plan = replay_stream(log, CoveragePlan, CoveragePlan.stream(region))
     election = rules(log)
     parts = SHIFT_PARTS[shift]
     needs = reader.needs(region, plan.priority_stations, parts)

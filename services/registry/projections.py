@@ -4,7 +4,7 @@ import re
 from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from shared.errors import Problem, Rejected
-from shared.projections import Projection, handles
+from shared.projections import Projection, handles, with_id
 
 
 class ObserverDirectory(Projection):
@@ -187,10 +187,6 @@ class Territories:
         return {"stations": page[:first], "has_next": len(page) > first, "total": total}
 
 
-def _with_id(doc):
-    doc["id"] = doc.pop("_id")
-    return doc
-
 
 def _with_code(doc):
     doc["code"] = doc.pop("_id")
@@ -206,7 +202,7 @@ class Observers:
 
     def get(self, observer_id):
         doc = self.observers.find_one({"_id": observer_id}, {"keywords": 0})
-        return _with_id(doc) if doc else None
+        return with_id(doc) if doc else None
 
     def page(self, filter, after=None, first=50, count=True):
         """Observers matching `filter` in name order, a page at a time; `after` is the
@@ -231,7 +227,7 @@ class Observers:
             name, observer_id = after
             query["$or"] = [{"full_name": {"$gt": name}},
                             {"full_name": name, "_id": {"$gt": observer_id}}]
-        docs = [_with_id(d) for d in self.observers.find(
+        docs = [with_id(d) for d in self.observers.find(
             query, {"keywords": 0}, limit=first + 1,
             sort=[("full_name", ASCENDING), ("_id", ASCENDING)], **options)]
         return {"observers": docs[:first], "has_next": len(docs) > first, "total": total}

@@ -7,13 +7,12 @@ from collections import defaultdict
 
 from services.training.domain import (Course, EnrollmentConfirmed, ObserverCertified,
                                       Programme, Session, Trainee)
-from shared.commands import Command, execute, execute_all, history
+from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
 
 
 def load(log, cls, key):
-    stream = cls.stream(key)
-    return cls.replay(stream, history(log.read_stream(stream)))
+    return replay_stream(log, cls, cls.stream(key))
 
 
 def define_course(log, command, idempotency_key=None):

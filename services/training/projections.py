@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pymongo import ASCENDING, IndexModel, UpdateMany, UpdateOne
 
 from services.training.domain import moment
-from shared.projections import Projection, handles
+from shared.projections import Projection, handles, with_id
 
 
 class RegistryObservers(Projection):
@@ -203,10 +203,6 @@ def _ended(event, status, **fields):
                                       {"$set": {"certified": False}}))]
 
 
-def _with_id(doc):
-    doc["id"] = doc.pop("_id")
-    return doc
-
 
 class Training:
     """Queries over training's read models."""
@@ -266,7 +262,7 @@ class Training:
             sort=[("enrolled_at", ASCENDING), ("_id", ASCENDING)]))
         names = {o["_id"]: o.get("full_name") for o in self.db["observers"].find(
             {"_id": {"$in": [e["observer_id"] for e in enrollments]}}, {"full_name": 1})}
-        return [{**_with_id(e), "full_name": names.get(e["observer_id"])}
+        return [{**with_id(e), "full_name": names.get(e["observer_id"])}
                 for e in enrollments]
 
     def observer_training(self, observer_id):
@@ -274,12 +270,12 @@ class Training:
             {"observer_id": observer_id}, sort=[("enrolled_at", ASCENDING)]))
         sessions = {s["session_id"]: s for s in map(_session, self.db["sessions"].find(
             {"_id": {"$in": [e["session_id"] for e in enrollments]}}))}
-        certifications = [_with_id(c) for c in self.db["certifications"].find(
+        certifications = [with_id(c) for c in self.db["certifications"].find(
             {"observer_id": observer_id}, sort=[("certified_at", ASCENDING)])]
         for e in enrollments:
             e["session"] = sessions.get(e["session_id"])
         return {"observer_id": observer_id,
-                "enrollments": [_with_id(e) for e in enrollments],
+                "enrollments": [with_id(e) for e in enrollments],
                 "certifications": [_iso(c, "certified_at", "expires_at")
                                    for c in certifications]}
 
@@ -311,7 +307,7 @@ class Training:
                 "upcoming_sessions": upcoming}
 
     def programmes(self):
-        return [_with_id(p) for p in self.db["programmes"].find(sort=[("name", ASCENDING)])]
+        return [with_id(p) for p in self.db["programmes"].find(sort=[("name", ASCENDING)])]
 
     def programme_progress(self, programme):
         """Per organization of the programme: members enrolled and certified in each
@@ -347,4 +343,4 @@ def _iso(doc, *names):
 
 
 def _session(doc):
-    return _iso(_with_id(doc), "starts_at", "ends_at")
+    return _iso(with_id(doc), "starts_at", "ends_at")
