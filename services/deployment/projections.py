@@ -237,8 +237,13 @@ class Deployments:
         return _facts(doc) if doc and doc.get("region") else None
 
     def station(self, code):
-        doc = self.db["stations"].find_one({"_id": code})
-        return StationFacts(code, doc["region"], doc["district"]) if doc else None
+        return self.stations([code]).get(code)
+
+    def stations(self, codes):
+        """{code: StationFacts} of those `codes` that are known stations, in one query."""
+        return {d["_id"]: StationFacts(d["_id"], d["region"], d["district"])
+                for d in self.db["stations"].find({"_id": {"$in": list(codes)}},
+                                                  {"region": 1, "district": 1})}
 
     def plan(self, region):
         doc = self.db["plans"].find_one({"_id": region}) or {}
