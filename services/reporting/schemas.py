@@ -3,8 +3,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.reporting.domain import (INCIDENT_CATEGORIES, KINDS, PHASES,
-                                       QUESTION_TYPES, RELATIONS, SEVERITIES, TAG, Form, Incident, Protocol, PvtSample,
-                                       StationReport, Turnout, TurnoutPlan)
+                                       QUESTION_TYPES, RELATIONS, SEVERITIES, TAG, Form,
+                                       Incident, Protocol, PvtSample, StationReport,
+                                       Turnout, TurnoutPlan)
 from shared.schemas import event_schema
 
 ID = validate.Length(min=1, max=64)

@@ -45,7 +45,7 @@ class ReportingService:
             self.log, self.reporting, command, self.context.get("actor"), idempotency_key)
         return {"form_id": command["form_id"], "station_code": command["station_code"],
                 "master": report.master, "conflicts": report.conflicts,
-                "status": report.station_status}
+                "station_status": report.station_status}
 
     @rpc
     @replies(ReportIncident())
@@ -104,6 +104,10 @@ class ReportingService:
     @rpc
     def forms(self):
         return FormView(many=True).dump(self.reporting.forms())
+
+    @rpc
+    def station(self, station_code):
+        return self.reporting.station(station_code)
 
     @rpc
     def station_report(self, station_code):

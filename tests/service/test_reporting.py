@@ -235,7 +235,7 @@ def test_observers_who_disagree_make_a_conflict_a_coordinator_resolves(
     resolved = reporting.override_master_value({"form_id": form_id, "station_code": "1001",
                                                 "tag": "AB", "value": 900,
                                                 "reason": "protocol photo"})
-    assert resolved["ok"] and resolved["data"]["status"] == "complete"
+    assert resolved["ok"] and resolved["data"]["station_status"] == "complete"
     assert eventually(lambda: master()["station_status"] == "complete")
     assert master()["overrides"]["AB"]["reason"] == "protocol photo"
     [opening] = [f for f in reporting.region_stats("KG-C")["forms"]
