@@ -6,7 +6,8 @@ observer's behalf. A regional coordinator sees and decides in their region only.
 import graphene
 
 from gateway.access import COORDINATORS, EVERYONE, allow, region_scope, require_region
-from gateway.common import ClientMutationId, Payload, Timestamp, command_input, run_command
+from gateway.common import (ClientMutationId, Payload, Timestamp, command_input,
+                            run_command)
 from gateway.errors import BAD_USER_INPUT, FORBIDDEN, GatewayError
 
 NATIONAL = ("admin", "national_coordinator")
@@ -85,7 +86,8 @@ class Submission(graphene.ObjectType):
     form_name = graphene.String(required=True)
     kind = graphene.String(required=True)
     status = graphene.String(required=True,
-                             description="accepted, partial, invalid_values, unknown_codes")
+                             description="accepted, partial, invalid_values or "
+                                         "unknown_codes")
     accepted = graphene.List(graphene.NonNull(graphene.String), required=True)
     missing = graphene.List(graphene.NonNull(graphene.String), required=True,
                             description="required questions not answered yet")
@@ -536,7 +538,8 @@ def _region(info, region):
 class Query(graphene.ObjectType):
     forms = graphene.List(graphene.NonNull(Form), required=True)
     station_report = graphene.List(
-        graphene.NonNull(MasterCopy), required=True, station=graphene.String(required=True),
+        graphene.NonNull(MasterCopy), required=True,
+        station=graphene.String(required=True),
         description="each form's master copy at the station, with the observers' copies")
     incidents = graphene.List(graphene.NonNull(Incident), required=True,
                               filter=IncidentFilter())

@@ -22,11 +22,13 @@ class Directory(Projection):
     collections = ("stations", "observers", "assignments", "station_totals")
 
     def indexes(self):
-        return {"stations": [IndexModel([("region", ASCENDING), ("district", ASCENDING)])],
+        return {"stations": [IndexModel([("region", ASCENDING),
+                                         ("district", ASCENDING)])],
                 "observers": [IndexModel([("region", ASCENDING)])],
                 "assignments": [IndexModel([("observer_id", ASCENDING),
                                             ("active", ASCENDING)]),
-                                IndexModel([("region", ASCENDING), ("active", ASCENDING)])]}
+                                IndexModel([("region", ASCENDING),
+                                            ("active", ASCENDING)])]}
 
     @handles("PollingStationRegistered")
     def station_registered(self, event):
@@ -151,7 +153,8 @@ class Incidents(Projection):
     collections = ("incidents", "incident_stats")
 
     def indexes(self):
-        return {"incidents": [IndexModel([("region", ASCENDING), ("occurred_at", ASCENDING)]),
+        return {"incidents": [IndexModel([("region", ASCENDING),
+                                          ("occurred_at", ASCENDING)]),
                               IndexModel([("station_code", ASCENDING)])],
                 "incident_stats": [IndexModel([("region", ASCENDING)])]}
 
@@ -194,7 +197,8 @@ class Turnouts(Projection):
         writes = [("turnout", UpdateOne({"_id": data["station_code"]}, {"$set": {
             "region": data["region"], "district": data["district"],
             f"checkpoints.{data['checkpoint']}": {
-                k: data[k] for k in ("voters", "share", "flags", "verified", "counted")}}},
+                k: data[k]
+                for k in ("voters", "share", "flags", "verified", "counted")}}},
             upsert=True))]
         previous = data["previous"] if data["previous"] and data["previous"][
             "counted"] else {"voters": 0, "registered_voters": 0}

@@ -92,15 +92,6 @@ class OverrideMasterValue(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
 
 
-class StationReportView(Schema):
-    form_id = fields.String()
-    station_code = fields.String()
-    master = fields.Dict()
-    conflicts = fields.List(fields.String())
-    overrides = fields.Dict()
-    status = fields.String()
-
-
 class ObserverReport(Schema):
     """What an observer reports from a station: theirs, or the one assigned to them."""
     observer_id = fields.String(required=True, validate=ID)

@@ -52,7 +52,8 @@ class ReportingService:
             except ValidationError as exc:
                 replies[i] = _refused(refusal(exc, "VALIDATION"))
         outcomes = commands.submit_reports(self.log, self.reporting,
-                                           [c for _, c in valid], [keys[i] for i, _ in valid])
+                                           [c for _, c in valid],
+                                           [keys[i] for i, _ in valid])
         for (i, _), outcome in zip(valid, outcomes):
             if isinstance(outcome, Rejected):
                 replies[i] = _refused(outcome.problems)

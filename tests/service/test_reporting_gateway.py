@@ -6,8 +6,8 @@ import pytest
 
 from services.reporting.service import ReportingService
 from tests.service.conftest import eventually
-from tests.service.test_reporting import (OPENING, assign, observer, reporting_db,  # noqa: F401
-                                          station)
+from tests.service.test_reporting import reporting_db  # noqa: F401 a fixture
+from tests.service.test_reporting import OPENING, assign, observer, station
 
 PUBLISH = """mutation($input: PublishFormInput!) { publishForm(input: $input) {
   form { id version smsPrefix groups { questions { tag type range { min max } } } }
