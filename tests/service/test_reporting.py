@@ -4,7 +4,6 @@ deployment's events."""
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from services.reporting.service import ReportingService
 from shared import config
 from shared.mongo import connect
 from tests.service.conftest import eventually
@@ -34,9 +33,7 @@ INCIDENT = {"name": "Incident", "kind": "incident", "sms_prefix": "OP",
 
 
 @pytest.fixture
-def reporting(container_factory, service_config):
-    container = container_factory(ReportingService, service_config)
-    container.start()
+def reporting(reporting_service, service_config):
     with ServiceRpcProxy("reporting", service_config) as rpc:
         yield rpc
 
