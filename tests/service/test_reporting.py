@@ -4,8 +4,11 @@ deployment's events."""
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from services.reporting.projections import Forms, Incidents, Reports, Results, Turnouts
 from shared import config
+from shared.eventstore import EventStore
 from shared.mongo import connect
+from shared.projections import ProjectionRunner
 from tests.service.conftest import eventually
 from tests.service.deployment_world import announce
 
@@ -347,3 +350,36 @@ def test_a_burst_is_answered_submission_by_submission(reporting, field, reportin
                                       "channel": "sms", "answers": {"AA": "0"}}],
                                     ["k1"])[0]["data"]["changed"] is True
     assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 2
+
+
+def test_each_projection_rebuilt_from_the_log_equals_the_live_one(reporting, field,
+                                                                  reporting_db):
+    submit(reporting, {"AA": "1", "AB": "900"})
+    submit(reporting, {"AA": "0", "AB": "900"}, observer_id="o-2")
+    reporting.override_master_value({"form_id": field["opening"]["form_id"],
+                                     "station_code": "1001", "tag": "AA", "value": 1,
+                                     "reason": "checked by phone"})
+    incident = reporting.report_incident({
+        "observer_id": "o-1", "category": "other", "severity": "low",
+        "description": "queue outside", "occurred_at": "2026-03-01T08:00:00+06:00"})
+    reporting.move_incident({"incident_id": incident["data"]["id"], "status": "rejected",
+                             "reason": "not a violation"})
+    reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "10:00", "voters": 90})
+    reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "10:00", "voters": 95})
+    for boxes in (300, 310):
+        reporting.submit_protocol({"observer_id": "o-2", "votes": {"A": 200, "B": 100},
+                                   "invalid_ballots": 10, "ballots_in_boxes": boxes,
+                                   "ballots_issued": 400})
+    store = EventStore(reporting_db)
+    last = store.last_position()
+    for projection in (Forms, Reports, Incidents, Turnouts, Results):
+        runner = ProjectionRunner(store, projection())
+        assert eventually(lambda: runner.checkpoint == last)
+
+        def contents():
+            return {c: sorted(reporting_db[c].find(), key=lambda d: str(d["_id"]))
+                    for c in projection.collections}
+        live = contents()
+        runner.rebuild()
+        assert contents() == live, projection.name
+    store.close()
