@@ -113,6 +113,7 @@ def test_a_published_form_is_versioned_and_found_by_its_prefix(reporting, field,
     assert found["questions"][1]["range"] == {"min": 0, "max": 5000}
     assert reporting.form_by_prefix("OP", True)["kind"] == "incident"
     assert reporting.form_by_prefix("ZZ", False) is None
+    assert reporting.form_by_prefix(None, False) is None
     taken = reporting.publish_form({**OPENING, "name": "Another"})
     assert [e["code"] for e in taken["errors"]] == ["SMS_PREFIX_TAKEN"]
     assert eventually(lambda: {f["name"] for f in reporting.forms()} == {
