@@ -60,10 +60,25 @@ def jobs_niceness():
 
 
 def token_secret():
-    secret = os.environ.get("NAZAR_TOKEN_SECRET")
+    return _secret("NAZAR_TOKEN_SECRET", "token_secret")
+
+
+def sms_webhook_secret():
+    """What the SMS gateway sends as `?secret=` to POST /sms/inbound."""
+    return _secret("SMS_WEBHOOK_SECRET", "sms_webhook_secret")
+
+
+def sms_own_number():
+    """The hotline's own number (E.164): what it sends never comes back as news."""
+    return os.environ.get("SMS_OWN_NUMBER") or None
+
+
+def _secret(variable, filename):
+    """From the environment, else one generated locally once and kept in var/."""
+    secret = os.environ.get(variable)
     if secret:
         return secret
-    path = VAR / "token_secret"
+    path = VAR / filename
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
