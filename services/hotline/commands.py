@@ -36,11 +36,14 @@ def receive_sms(log, hotline, partners, message, now):
                     gateway_id=message.get("gateway_id"),
                     received_at=_moment(message.get("received_at"), now),
                     logged_at=iso(now), raw_base64=message.get("raw_base64"))
-    stream = SenderLine.stream(number)
     if ignored:
-        # No reply, so no loops with machines and no cost for spam.
-        _log(log, stream, received, "ignored", [{"code": ignored}])
+        # No reply, so no loops with machines and no cost for spam. Nothing is decided
+        # on such a sender's history: each message is logged on a stream of its own,
+        # so a flood from one machine never contends.
+        _log(log, SenderLine.stream(f"{number}/{received['message_id']}"), received,
+             "ignored", [{"code": ignored}])
         return {"reply": None, "status": "ignored", "problems": [{"code": ignored}]}
+    stream = SenderLine.stream(number)
     screened = replay_stream(log, SenderLine, stream).screen(
         received["gateway_id"], received["text"], now)
     if screened:
