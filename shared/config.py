@@ -73,6 +73,11 @@ def sms_own_number():
     return os.environ.get("SMS_OWN_NUMBER") or None
 
 
+def hotline_overdue_hours():
+    """Per-category answer times of the appeals desk: "pressure=2,voter_list=12"."""
+    return os.environ.get("HOTLINE_OVERDUE_HOURS", "")
+
+
 def _secret(variable, filename):
     """From the environment, else one generated locally once and kept in var/."""
     secret = os.environ.get(variable)

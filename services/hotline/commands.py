@@ -1,5 +1,5 @@
 """The hotline's command handlers: an inbound SMS from the webhook to a logged message,
-a submission in reporting (or a check-in in deployment) and a reply. Plain Python over
+a submission in reporting (or a check-in in deployment) and a reply; the appeals desk. Plain Python over
 the injected event log, read models and partner services, so they run the same in
 the service and in a test."""
 import re
@@ -7,12 +7,13 @@ import uuid
 from datetime import datetime, timezone
 
 from services.hotline import replies
-from services.hotline.domain import PENDING, SenderLine, SmsReceived, SmsReplied, iso
+from services.hotline.domain import (OVERDUE_HOURS, PENDING, Appeal, Faq, SenderLine,
+                                     SmsReceived, SmsReplied, iso)
 from services.hotline.sms import Malformed, parse
 from services.registry.domain import normalize_phone
 from shared import config
-from shared.commands import execute, replay_stream
-from shared.errors import Rejected
+from shared.commands import Command, execute, execute_all, replay_stream
+from shared.errors import Problem, Rejected
 
 CHECK_IN_PREFIX = "CI"
 """`CI<observer code>[ST<station>]`: arrived at the assigned (or given) station."""
@@ -214,3 +215,75 @@ def _check_in(partners, observer, sms, now, key):
                 "reply": replies.reply("malformed", locale)}
     return {"status": "accepted", "problems": [],
             "reply": replies.reply("checked_in", locale, station=station)}
+
+
+# Citizens' appeals ---------------------------------------------------------------
+
+def overdue_hours():
+    """OVERDUE_HOURS with a network's own times from HOTLINE_OVERDUE_HOURS
+    ("pressure=2,voter_list=12")."""
+    hours = dict(OVERDUE_HOURS)
+    for item in filter(None, config.hotline_overdue_hours().split(",")):
+        category, _, value = item.partition("=")
+        if category.strip() in hours and value.strip().replace(".", "", 1).isdigit():
+            hours[category.strip()] = float(value)
+    return hours
+
+
+def open_appeal(log, command, now, idempotency_key=None):
+    appeal_id = str(uuid.uuid4())
+    return execute(log, Appeal, Appeal.stream(appeal_id),
+                   lambda a: a.open(now, overdue_hours(), **command), idempotency_key,
+                   new=True)
+
+
+def _on_appeal(log, command, step, idempotency_key):
+    """Runs `step(appeal)` on an appeal within the caller's region scope."""
+    def decide(appeal):
+        region = command.get("within_region")
+        if appeal.exists and region and appeal.region != region:
+            raise Rejected(Problem("NOT_FOUND", "there is no such appeal", "appeal_id"))
+        step(appeal)
+    return execute(log, Appeal, Appeal.stream(command["appeal_id"]), decide,
+                   idempotency_key)
+
+
+def assign_appeal(log, command, now, idempotency_key=None):
+    return _on_appeal(log, command, lambda a: a.assign(command["assignee"], now),
+                      idempotency_key)
+
+
+def escalate_appeal(log, command, now, idempotency_key=None):
+    return _on_appeal(log, command, lambda a: a.escalate(
+        command["group"], command["reason"], now), idempotency_key)
+
+
+def answer_appeal(log, hotline, command, now, idempotency_key=None):
+    faq_id = command.get("faq_id")
+    if faq_id and not hotline.faq_exists(faq_id):
+        raise Rejected(Problem("UNKNOWN_FAQ", f"there is no question {faq_id}", "faq_id"))
+    return _on_appeal(log, command, lambda a: a.answer(command["answer"], faq_id, now),
+                      idempotency_key)
+
+
+def close_appeal(log, command, now, idempotency_key=None):
+    return _on_appeal(log, command, lambda a: a.close(now), idempotency_key)
+
+
+def comment_appeal(log, command, now, idempotency_key=None):
+    return _on_appeal(log, command, lambda a: a.comment(
+        command["author"], command["text"], now), idempotency_key)
+
+
+def define_faq(log, command, idempotency_key=None):
+    faq_id = command.get("faq_id") or str(uuid.uuid4())
+    return execute(log, Faq, Faq.stream(faq_id), lambda f: f.define(
+        command["question"], command["answer"], command.get("category")), idempotency_key)
+
+
+def flag_overdue(log, hotline, now):
+    """Flags every appeal still waiting past its due time; returns how many."""
+    outcomes = execute_all(log, [
+        Command(Appeal, Appeal.stream(appeal_id), lambda a: a.flag_overdue(now))
+        for appeal_id in hotline.past_due(now)])
+    return sum(1 for o in outcomes if not isinstance(o, Exception) and o.pending)

@@ -1,16 +1,23 @@
-"""The hotline's SMS line: every number that writes to us is a stream of the messages
+"""The hotline's aggregates. Plain Python, no I/O.
+
+The SMS line: every number that writes to us is a stream of the messages
 it sent and the replies it got. Plain Python, no I/O.
 
 A number's stream decides what a new message is before anything else reads it: a
 redelivery (same gateway id), a resend (same text within 12 hours), over the
 per-number rate limit, or news. What the news says (parsed, submitted to reporting)
 is worked out by the command handler and recorded here with the reply.
+
+Citizens' appeals: new -> in progress -> escalated -> answered -> closed, each step
+timed; an appeal unanswered past its category's time is flagged overdue. The FAQ the
+desk answers from.
 """
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from shared.aggregate import Aggregate
+from shared.errors import Problem, Rejected
 
 RESEND_WINDOW = timedelta(hours=12)
 RATE_LIMIT = 30
@@ -113,3 +120,191 @@ class SenderLine(Aggregate):
 
 def _codes(event):
     return {p.get("code") for p in event.problems}
+
+
+# Citizens' appeals ---------------------------------------------------------------
+
+CATEGORIES = ("voter_list", "pressure", "campaign_violation", "observers_rights",
+              "procedure", "results", "other")
+CHANNELS = ("call", "sms", "web", "messenger")
+GROUPS = ("legal", "monitoring")
+OPEN_STATUSES = ("new", "in_progress", "escalated")
+# How long an appeal may wait for its answer before it is flagged overdue; a network
+# overrides them with HOTLINE_OVERDUE_HOURS (see services.hotline.commands).
+OVERDUE_HOURS = {"voter_list": 24, "pressure": 4, "campaign_violation": 24,
+                 "observers_rights": 4, "procedure": 24, "results": 48, "other": 48}
+
+
+@dataclass(frozen=True)
+class AppealOpened:
+    appeal_id: str
+    caller_phone: str
+    region: str
+    channel: str
+    category: str
+    description: str
+    opened_at: str
+    due_at: str
+    opened_by: str | None = None
+    caller_name: str | None = None
+    district: str | None = None
+    station_code: str | None = None
+    faq_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppealAssigned:
+    appeal_id: str
+    assignee: str
+    at: str
+
+
+@dataclass(frozen=True)
+class AppealEscalated:
+    appeal_id: str
+    group: str
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True)
+class AppealAnswered:
+    appeal_id: str
+    answer: str
+    at: str
+    faq_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppealClosed:
+    appeal_id: str
+    at: str
+
+
+@dataclass(frozen=True)
+class AppealCommented:
+    appeal_id: str
+    author: str
+    text: str
+    at: str
+
+
+@dataclass(frozen=True)
+class AppealOverdue:
+    """Still unanswered at `due_at`."""
+    appeal_id: str
+    due_at: str
+    at: str
+
+
+class Appeal(Aggregate):
+    events = (AppealOpened, AppealAssigned, AppealEscalated, AppealAnswered, AppealClosed,
+              AppealCommented, AppealOverdue)
+    # Which steps each status allows; comments are welcome until it is closed.
+    MOVES = {"assign": OPEN_STATUSES, "escalate": ("new", "in_progress"),
+             "answer": OPEN_STATUSES, "close": ("answered",),
+             "comment": (*OPEN_STATUSES, "answered")}
+
+    @classmethod
+    def stream(cls, appeal_id):
+        return f"appeal:{appeal_id}"
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.status = None
+        self.region = None
+        self.overdue = False
+        self.due_at = None
+
+    @property
+    def key(self):
+        return self.id.partition(":")[2]
+
+    def open(self, now, overdue_hours, **facts):
+        hours = overdue_hours[facts["category"]]
+        self.record(AppealOpened(appeal_id=self.key, opened_at=iso(now),
+                                 due_at=iso(now + timedelta(hours=hours)), **facts))
+
+    def assign(self, assignee, now):
+        self._may("assign")
+        self.record(AppealAssigned(self.key, assignee, iso(now)))
+
+    def escalate(self, group, reason, now):
+        self._may("escalate")
+        self.record(AppealEscalated(self.key, group, reason, iso(now)))
+
+    def answer(self, answer, faq_id, now):
+        self._may("answer")
+        self.record(AppealAnswered(self.key, answer, iso(now), faq_id))
+
+    def close(self, now):
+        self._may("close")
+        self.record(AppealClosed(self.key, iso(now)))
+
+    def comment(self, author, text, now):
+        self._may("comment")
+        self.record(AppealCommented(self.key, author, text, iso(now)))
+
+    def flag_overdue(self, now):
+        """Flags it once, if it is still waiting for its answer past its due time."""
+        if (self.status in OPEN_STATUSES and not self.overdue
+                and datetime.fromisoformat(self.due_at) <= now):
+            self.record(AppealOverdue(self.key, self.due_at, iso(now)))
+
+    def _may(self, step):
+        if not self.exists:
+            raise Rejected(Problem("NOT_FOUND", "there is no such appeal", "appeal_id"))
+        if self.status not in self.MOVES[step]:
+            raise Rejected(Problem("INVALID_TRANSITION",
+                                   f"an appeal that is {self.status} cannot {step}",
+                                   "appeal_id"))
+
+    def on_appeal_opened(self, event):
+        self.status, self.region, self.due_at = "new", event.region, event.due_at
+
+    def on_appeal_assigned(self, event):
+        if self.status == "new":
+            self.status = "in_progress"
+
+    def on_appeal_escalated(self, event):
+        self.status = "escalated"
+
+    def on_appeal_answered(self, event):
+        self.status = "answered"
+
+    def on_appeal_closed(self, event):
+        self.status = "closed"
+
+    def on_appeal_commented(self, event):
+        pass
+
+    def on_appeal_overdue(self, event):
+        self.overdue = True
+
+
+@dataclass(frozen=True)
+class FaqDefined:
+    faq_id: str
+    question: str
+    answer: str
+    category: str | None = None
+
+
+class Faq(Aggregate):
+    """A frequently-asked question and the desk's answer; a new definition replaces
+    the text."""
+    events = (FaqDefined,)
+
+    @classmethod
+    def stream(cls, faq_id):
+        return f"faq:{faq_id}"
+
+    @property
+    def key(self):
+        return self.id.partition(":")[2]
+
+    def define(self, question, answer, category=None):
+        self.record(FaqDefined(self.key, question, answer, category))
+
+    def on_faq_defined(self, event):
+        pass
