@@ -1,5 +1,6 @@
 """The hotline's part of the GraphQL schema: the citizens' appeals desk (appeals, their
-workflow, the FAQ, statistics) and the SMS message log operators search."""
+workflow, the FAQ, statistics), the SMS message log operators search, and broadcasts
+to observers."""
 import graphene
 
 from gateway.access import COORDINATORS, allow, mask_phone, region_scope, require_region
@@ -323,6 +324,46 @@ class DefineFaq(graphene.Mutation):
                            _values(command_input(input)), input)
 
 
+class BroadcastSmsInput(ClientMutationId, graphene.InputObjectType):
+    text = graphene.String(required=True)
+    region = graphene.String()
+    organization_id = graphene.ID()
+    status = graphene.String(description="the observer's status in the registry")
+    assigned = graphene.Boolean(description="only observers with (true) or without "
+                                            "(false) a station")
+
+
+class BroadcastResult(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    recipients = graphene.Int(description="how many observers it was sent to")
+
+
+class BroadcastPayload(Payload, graphene.ObjectType):
+    broadcast = graphene.Field(BroadcastResult)
+
+
+class BroadcastSms(graphene.Mutation):
+    """Sends an SMS to the observers the filter selects (BroadcastSent); a regional
+    coordinator reaches their region's."""
+
+    class Arguments:
+        input = BroadcastSmsInput(required=True)
+
+    Output = BroadcastPayload
+
+    @staticmethod
+    @allow(*COORDINATORS, "hotline_operator")
+    def mutate(root, info, input):
+        viewer = info.context.viewer
+        wanted = _values(command_input(input))
+        text = wanted.pop("text")
+        if viewer.role == "regional_coordinator":
+            require_region(viewer, wanted.setdefault("region", viewer.region))
+        return run_command(info, BroadcastPayload, "broadcast", "hotline", "broadcast",
+                           {"text": text, "filter": wanted, "sent_by": viewer.subject},
+                           input)
+
+
 class Mutation(graphene.ObjectType):
     open_appeal = OpenAppeal.Field()
     assign_appeal = AssignAppeal.Field()
@@ -331,3 +372,4 @@ class Mutation(graphene.ObjectType):
     close_appeal = CloseAppeal.Field()
     comment_appeal = CommentAppeal.Field()
     define_faq = DefineFaq.Field()
+    broadcast_sms = BroadcastSms.Field()

@@ -73,6 +73,15 @@ def sms_own_number():
     return os.environ.get("SMS_OWN_NUMBER") or None
 
 
+def sms_provider():
+    """How the hotline sends SMS: `log` writes them to sms_provider_log()."""
+    return os.environ.get("SMS_PROVIDER", "log")
+
+
+def sms_provider_log():
+    return Path(os.environ.get("SMS_PROVIDER_LOG", VAR / "sms-outbox.log"))
+
+
 def hotline_overdue_hours():
     """Per-category answer times of the appeals desk: "pressure=2,voter_list=12"."""
     return os.environ.get("HOTLINE_OVERDUE_HOURS", "")

@@ -1,5 +1,6 @@
 """The hotline's command handlers: an inbound SMS from the webhook to a logged message,
-a submission in reporting (or a check-in in deployment) and a reply; the appeals desk. Plain Python over
+a submission in reporting (or a check-in in deployment) and a reply; the appeals desk;
+broadcasts. Plain Python over
 the injected event log, read models and partner services, so they run the same in
 the service and in a test."""
 import re
@@ -7,8 +8,9 @@ import uuid
 from datetime import datetime, timezone
 
 from services.hotline import replies
-from services.hotline.domain import (OVERDUE_HOURS, PENDING, Appeal, Faq, SenderLine,
-                                     SmsReceived, SmsReplied, iso)
+from services.hotline.domain import (OVERDUE_HOURS, PENDING, Appeal, Broadcast,
+                                     BroadcastSent, Faq, SenderLine, SmsReceived,
+                                     SmsReplied, iso)
 from services.hotline.sms import Malformed, parse
 from services.registry.domain import normalize_phone
 from shared import config
@@ -287,3 +289,19 @@ def flag_overdue(log, hotline, now):
         Command(Appeal, Appeal.stream(appeal_id), lambda a: a.flag_overdue(now))
         for appeal_id in hotline.past_due(now)])
     return sum(1 for o in outcomes if not isinstance(o, Exception) and o.pending)
+
+
+def broadcast(log, hotline, provider, command, now, idempotency_key=None):
+    """Sends `text` to the observers `filter` selects: recorded first, then handed to
+    the SMS provider. Returns the broadcast with how many it reached."""
+    recipients = hotline.recipients(command["filter"])
+    sent = execute(log, Broadcast, Broadcast.stream(str(uuid.uuid4())), lambda b: b.send(
+        command["text"], command["filter"], recipients, now, command.get("sent_by")),
+        idempotency_key, new=True)
+    [event] = [e for e in sent.pending if isinstance(e, BroadcastSent)] or [None]
+    if event is None:  # a retry: the first request sent it
+        return {"id": sent.key, "recipients": None}
+    provider.send_all([{"to": r["number"], "text": event.text,
+                        "ref": f"{event.broadcast_id}:{r['observer_id']}"}
+                       for r in event.recipients])
+    return {"id": sent.key, "recipients": len(event.recipients)}

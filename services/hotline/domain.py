@@ -308,3 +308,38 @@ class Faq(Aggregate):
 
     def on_faq_defined(self, event):
         pass
+
+
+# Broadcasts ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BroadcastSent:
+    broadcast_id: str
+    text: str
+    filter: dict
+    recipients: list
+    """[{"observer_id", "number"}]"""
+    sent_at: str
+    sent_by: str | None = None
+
+
+class Broadcast(Aggregate):
+    """One SMS to the observers a filter selected, as they were when it was sent."""
+    events = (BroadcastSent,)
+
+    @classmethod
+    def stream(cls, broadcast_id):
+        return f"broadcast:{broadcast_id}"
+
+    @property
+    def key(self):
+        return self.id.partition(":")[2]
+
+    def send(self, text, filter, recipients, now, sent_by=None):
+        if not recipients:
+            raise Rejected(Problem("NO_RECIPIENTS", "no observer with a phone matches",
+                                   "filter"))
+        self.record(BroadcastSent(self.key, text, filter, recipients, iso(now), sent_by))
+
+    def on_broadcast_sent(self, event):
+        pass

@@ -37,6 +37,10 @@ class Observers(Projection):
     def suspended(self, event):
         return _observer(event, [{"$set": {"suspended": True}}])
 
+    @handles("ObserverStatusChanged")
+    def status_changed(self, event):
+        return _observer(event, latest(event.version, {"status": event.data["status"]}))
+
     @handles("ObserverPhoneVerified")
     def phone_verified(self, event):
         return _observer(event, [{"$set": {"verified_phones": {"$setUnion": [
@@ -69,6 +73,7 @@ class MessageLog(Projection):
 
     def indexes(self):
         return {"messages": [IndexModel([("at", DESCENDING)]),
+                             IndexModel([("broadcast_id", ASCENDING)], sparse=True),
                              IndexModel([("observer_id", ASCENDING), ("at", DESCENDING)]),
                              IndexModel([("number", ASCENDING), ("at", DESCENDING)]),
                              IndexModel([("status", ASCENDING), ("at", DESCENDING)])]}
@@ -88,6 +93,17 @@ class MessageLog(Projection):
             "number": data["to"], "at": datetime.fromisoformat(data["sent_at"]),
             "reply_to": data["message_id"], "text": data["text"], "status": data["status"],
             "observer_id": data["observer_id"]}))]
+
+
+    @handles("BroadcastSent")
+    def broadcast(self, event):
+        data = event.data
+        at = datetime.fromisoformat(data["sent_at"])
+        return [("messages", InsertOne({
+            "_id": f"{data['broadcast_id']}:{r['observer_id']}", "direction": "out",
+            "number": r["number"], "at": at, "text": data["text"], "status": "broadcast",
+            "observer_id": r["observer_id"], "broadcast_id": data["broadcast_id"]}))
+            for r in data["recipients"]]
 
 
 class Appeals(Projection):
@@ -255,6 +271,23 @@ class Hotline(AppealQueries):
     def observer_by_phone(self, number):
         doc = self.db["observers"].find_one({"phones": number})
         return _observer_view(doc) if doc else None
+
+    def recipients(self, filter):
+        """[{"observer_id", "number"}] of the observers `filter` selects (region,
+        organization_id, status, assigned), not suspended, with a phone; a verified
+        phone first."""
+        query = {k: filter[k] for k in ("region", "organization_id", "status")
+                 if filter.get(k)}
+        query.update({"suspended": {"$ne": True}, "phones.0": {"$exists": True}})
+        if filter.get("assigned") is not None:
+            stations = {"$filter": {"input": {"$objectToArray": {
+                "$ifNull": ["$assignments", {}]}}, "cond": {"$ne": ["$$this.v", None]}}}
+            query["$expr"] = {("$gt" if filter["assigned"] else "$eq"): [
+                {"$size": stations}, 0]}
+        return [{"observer_id": o["_id"], "number": next(
+            (p for p in o["phones"] if p in (o.get("verified_phones") or [])),
+            o["phones"][0])} for o in self.db["observers"].find(
+                query, {"phones": 1, "verified_phones": 1}, sort=[("_id", ASCENDING)])]
 
     def messages(self, filter):
         """Newest first; `text` matches anywhere, case-insensitive."""

@@ -2,7 +2,8 @@
 the events it publishes."""
 from marshmallow import Schema, fields, validate
 
-from services.hotline.domain import CATEGORIES, CHANNELS, GROUPS, Appeal, Faq, SenderLine
+from services.hotline.domain import (CATEGORIES, CHANNELS, GROUPS, Appeal, Broadcast, Faq,
+                                     SenderLine)
 from services.hotline.sms import MAX_LENGTH
 from services.registry.schemas import REGION_CODE
 from shared.schemas import event_schema
@@ -90,5 +91,19 @@ class DefineFaq(Schema):
 
 
 # What partners receive as each event's data (schema version 1).
-EVENTS = {cls.__name__: event_schema(cls) for aggregate in (SenderLine, Appeal, Faq)
+EVENTS = {cls.__name__: event_schema(cls) for aggregate in (SenderLine, Appeal, Faq,
+                                                                  Broadcast)
           for cls in aggregate.events}
+
+
+class BroadcastFilter(Schema):
+    region = fields.String(load_default=None, allow_none=True)
+    organization_id = fields.String(load_default=None, allow_none=True)
+    status = fields.String(load_default=None, allow_none=True)
+    assigned = fields.Boolean(load_default=None, allow_none=True)
+
+
+class SendBroadcast(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_LENGTH))
+    filter = fields.Nested(BroadcastFilter, load_default=dict)
+    sent_by = fields.String(load_default=None, allow_none=True)

@@ -1,6 +1,6 @@
 """Hotline entrypoints: the observers' SMS channel (the gateway's webhook hands each
-message to `receive_sms`), the message log operators search, and the citizens'
-appeals desk (commands answer {"ok": true, "data"} or {"ok": false, "errors"}). What the hotline
+message to `receive_sms`), the message log operators search, broadcasts through the
+SMS provider, and the citizens' appeals desk (commands answer {"ok": true, "data"} or {"ok": false, "errors"}). What the hotline
 knows of observers comes from the registry's and deployment's events (Observers, fed by
 a Subscriber); SMS reports go to reporting, check-ins to deployment, over RPC."""
 import logging
@@ -11,11 +11,12 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from services.hotline import commands
+from services.hotline.provider import provider
 from services.hotline.commands import Unavailable
 from services.hotline.projections import Appeals, Hotline, MessageLog, Observers
 from services.hotline.schemas import (AnswerAppeal, AssignAppeal, CommentAppeal,
                                       DefineFaq, EscalateAppeal, InboundSms,
-                                      MessageFilter, OnAppeal, OpenAppeal)
+                                      MessageFilter, OnAppeal, OpenAppeal, SendBroadcast)
 from shared.errors import Problem, Rejected
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
@@ -62,7 +63,7 @@ class HotlineService:
     context = RequestContext()
     log = EventLog(projections=[MessageLog, Appeals], subscriptions=[(Observers, {
         "registry": ("ObserverRegistered", "ObserverUpdated", "ObserverSuspended",
-                     "ObserverPhoneVerified"),
+                     "ObserverPhoneVerified", "ObserverStatusChanged"),
         "deployment": ("ObserverAssigned", "AssignmentWithdrawn")})])
     hotline = ReadModel(Hotline)
     reporting = RpcProxy("reporting")
@@ -124,6 +125,12 @@ class HotlineService:
     def define_faq(self, command, idempotency_key=None):
         return {"id": commands.define_faq(self.log, command, idempotency_key).key,
                 **{k: command[k] for k in ("question", "answer", "category")}}
+
+    @rpc
+    @replies(SendBroadcast())
+    def broadcast(self, command, idempotency_key=None):
+        return commands.broadcast(self.log, self.hotline, provider(), command, now(),
+                                  idempotency_key)
 
     @timer(interval=OVERDUE_CHECK_S)
     def watch_overdue(self):

@@ -207,3 +207,26 @@ def test_check_in_by_sms_reaches_deployment(webhook, field, deployment,
     assert answer["reply"] == "Check-in at station 1001 recorded."
     with ServiceRpcProxy("deployment", service_config) as rpc:
         assert eventually(lambda: rpc.check_ins("1001"))[0]["observer_id"] == "o-en"
+
+
+def test_a_broadcast_reaches_the_filtered_observers_through_the_provider(
+        webhook, field, amqp_uri, hotline_db, hotline_rpc, monkeypatch, tmp_path):
+    outbox = tmp_path / "outbox.log"
+    monkeypatch.setenv("SMS_PROVIDER_LOG", str(outbox))
+    observer(amqp_uri, "o-far", "3456", "ru", ["+996555000009"])
+    announce(amqp_uri, "registry", "ObserverUpdated", {
+        "observer_id": "o-far", "changes": {"region": "KG-Y"}, "previous": {}}, version=2)
+    assert eventually(lambda: hotline_db["observers"].count_documents(
+        {"region": "KG-Y"}) == 1)
+    sent = hotline_rpc.broadcast({"text": "Polls open at 8:00", "filter": {
+        "region": "KG-C", "assigned": True}})
+    assert sent["ok"] and sent["data"]["recipients"] == 3, sent
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert sorted(m["to"] for m in lines) == ["+996555000002", "+996555000003", PHONE]
+    assert {m["text"] for m in lines} == {"Polls open at 8:00"}
+    unassigned = hotline_rpc.broadcast({"text": "Come to training", "filter": {
+        "assigned": False}})
+    assert unassigned["data"]["recipients"] == 1
+    nobody = hotline_rpc.broadcast({"text": "x", "filter": {"region": "KG-Z"}})
+    assert [e["code"] for e in nobody["errors"]] == ["NO_RECIPIENTS"]
+    assert eventually(lambda: len(hotline_rpc.messages({"status": "broadcast"})) == 4)

@@ -114,3 +114,20 @@ def test_an_appeal_unanswered_past_its_categorys_time_is_flagged_overdue(
     assert overdue["category"] == "pressure"
     assert gateway(APPEAL, {"id": on_time})["data"]["appeal"]["overdue"] is False
     assert gateway(STATS)["data"]["hotlineStats"]["overdue"] == 1
+
+
+def test_broadcasts_and_the_sms_log_through_graphql(gateway):
+    nobody = gateway("""mutation($input: BroadcastSmsInput!) { broadcastSms(input: $input) {
+        broadcast { id recipients } errors { code field } } }""",
+                     {"input": {"text": "Polls open at 8:00", "region": "KG-C"}},
+                     "regional_coordinator", region="KG-C")["data"]["broadcastSms"]
+    assert nobody["errors"] == [{"code": "NO_RECIPIENTS", "field": "filter"}]
+    elsewhere = gateway("""mutation($input: BroadcastSmsInput!) { broadcastSms(
+        input: $input) { errors { code } } }""", {"input": {"text": "x", "region": "KG-Y"}},
+                        "regional_coordinator", region="KG-C")
+    assert elsewhere["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    log = gateway("{ smsMessages(filter: {text: \"OP\"}) { id text status } }",
+                  role="hotline_operator")
+    assert log == {"data": {"smsMessages": []}}
+    assert gateway("{ smsMessages { id } }", role="trainer")["errors"][0][
+        "extensions"]["code"] == "FORBIDDEN"
