@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from shared.aggregate import Aggregate
+from shared.aggregate import Aggregate, Keyed
 from shared.errors import Problem, Rejected
 
 RESEND_WINDOW = timedelta(hours=12)
@@ -197,7 +197,8 @@ class AppealOverdue:
     at: str
 
 
-class Appeal(Aggregate):
+class Appeal(Keyed):
+    prefix = "appeal"
     events = (AppealOpened, AppealAssigned, AppealEscalated, AppealAnswered, AppealClosed,
               AppealCommented, AppealOverdue)
     # Which steps each status allows; comments are welcome until it is closed.
@@ -205,20 +206,12 @@ class Appeal(Aggregate):
              "answer": OPEN_STATUSES, "close": ("answered",),
              "comment": (*OPEN_STATUSES, "answered")}
 
-    @classmethod
-    def stream(cls, appeal_id):
-        return f"appeal:{appeal_id}"
-
     def __init__(self, id):
         super().__init__(id)
         self.status = None
         self.region = None
         self.overdue = False
         self.due_at = None
-
-    @property
-    def key(self):
-        return self.id.partition(":")[2]
 
     def open(self, now, overdue_hours, **facts):
         hours = overdue_hours[facts["category"]]
@@ -290,18 +283,11 @@ class FaqDefined:
     category: str | None = None
 
 
-class Faq(Aggregate):
+class Faq(Keyed):
     """A frequently-asked question and the desk's answer; a new definition replaces
     the text."""
+    prefix = "faq"
     events = (FaqDefined,)
-
-    @classmethod
-    def stream(cls, faq_id):
-        return f"faq:{faq_id}"
-
-    @property
-    def key(self):
-        return self.id.partition(":")[2]
 
     def define(self, question, answer, category=None):
         self.record(FaqDefined(self.key, question, answer, category))
@@ -323,17 +309,10 @@ class BroadcastSent:
     sent_by: str | None = None
 
 
-class Broadcast(Aggregate):
+class Broadcast(Keyed):
     """One SMS to the observers a filter selected, as they were when it was sent."""
+    prefix = "broadcast"
     events = (BroadcastSent,)
-
-    @classmethod
-    def stream(cls, broadcast_id):
-        return f"broadcast:{broadcast_id}"
-
-    @property
-    def key(self):
-        return self.id.partition(":")[2]
 
     def send(self, text, filter, recipients, now, sent_by=None):
         if not recipients:

@@ -116,7 +116,8 @@ class Appeals(Projection):
         return {"appeals": [IndexModel([("opened_at", DESCENDING)]),
                             IndexModel([("region", ASCENDING), ("opened_at", DESCENDING)]),
                             IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
-                            IndexModel([("category", ASCENDING), ("opened_at", DESCENDING)])]}
+                            IndexModel([("category", ASCENDING),
+                                        ("opened_at", DESCENDING)])]}
 
     @handles("AppealOpened")
     def opened(self, event):

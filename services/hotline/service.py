@@ -1,8 +1,9 @@
 """Hotline entrypoints: the observers' SMS channel (the gateway's webhook hands each
 message to `receive_sms`), the message log operators search, broadcasts through the
-SMS provider, and the citizens' appeals desk (commands answer {"ok": true, "data"} or {"ok": false, "errors"}). What the hotline
-knows of observers comes from the registry's and deployment's events (Observers, fed by
-a Subscriber); SMS reports go to reporting, check-ins to deployment, over RPC."""
+SMS provider, and the citizens' appeals desk. Commands answer {"ok": true, "data"} or
+{"ok": false, "errors"}. What the hotline knows of observers comes from the registry's
+and deployment's events (Observers, fed by a Subscriber); SMS reports go to reporting,
+check-ins to deployment, over RPC."""
 import logging
 from datetime import datetime, timezone
 
