@@ -22,7 +22,9 @@ bench: setup
 	$(PY) -m bench.registry; registry=$$?; \
 	$(PY) -m bench.training; training=$$?; \
 	$(PY) -m bench.deployment; deployment=$$?; \
-	exit $$(( foundation || registry || training || deployment ))
+	$(PY) -m bench.reporting; reporting=$$?; \
+	$(PY) -m bench.hotline; hotline=$$?; \
+	exit $$(( foundation || registry || training || deployment || reporting || hotline ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup

@@ -20,7 +20,7 @@ from shared import auth, config
 from shared.runtime import RequestContext
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
-SERVICES = ("registry", "training", "deployment", "hotline")
+SERVICES = ("registry", "training", "deployment", "reporting", "hotline")
 executor = Executor(schema)
 log = logging.getLogger(__name__)
 SMS_TIMEOUT_S = 20
@@ -33,6 +33,7 @@ class GatewayService:
     registry = RpcProxy("registry")
     training = RpcProxy("training")
     deployment = RpcProxy("deployment")
+    reporting = RpcProxy("reporting")
     hotline = RpcProxy("hotline")
 
     @http("POST", "/graphql")

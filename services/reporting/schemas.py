@@ -2,8 +2,10 @@
 (the submission contract with hotline and partners), and the events it publishes."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.reporting.domain import (KINDS, PHASES, QUESTION_TYPES, RELATIONS, TAG,
-                                       FormPublished, ReportSubmitted)
+from services.reporting.domain import (INCIDENT_CATEGORIES, KINDS, PHASES,
+                                       QUESTION_TYPES, RELATIONS, SEVERITIES, TAG, Form,
+                                       Incident, Protocol, PvtSample, StationReport,
+                                       Turnout, TurnoutPlan)
 from shared.schemas import event_schema
 
 ID = validate.Length(min=1, max=64)
@@ -82,6 +84,63 @@ class SubmitReport(Schema):
             raise ValidationError("give either form_id or sms_prefix", "form_id")
 
 
+class OverrideMasterValue(Schema):
+    form_id = fields.String(required=True, validate=ID)
+    station_code = fields.String(required=True, validate=ID)
+    tag = fields.String(required=True, validate=validate.Regexp(TAG))
+    value = fields.Raw(required=True, allow_none=False)
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
+
+
+class ObserverReport(Schema):
+    """What an observer reports from a station: theirs, or the one assigned to them."""
+    observer_id = fields.String(required=True, validate=ID)
+    station_code = fields.String(load_default=None, allow_none=True, validate=ID)
+    sender_verified = fields.Boolean(load_default=True)
+
+
+class ReportIncident(ObserverReport):
+    category = fields.String(required=True, validate=validate.OneOf(INCIDENT_CATEGORIES))
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    description = fields.String(required=True, validate=validate.Length(min=3, max=4000))
+    occurred_at = fields.AwareDateTime(required=True)
+    evidence = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(max=500))
+
+
+class MoveIncident(Schema):
+    incident_id = fields.String(required=True, validate=ID)
+    status = fields.String(required=True,
+                           validate=validate.OneOf(("verified", "rejected", "escalated")))
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
+    within_region = fields.String(load_default=None, allow_none=True)
+
+
+class SubmitTurnout(ObserverReport):
+    checkpoint = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    voters = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class SetTurnoutCheckpoints(Schema):
+    checkpoints = fields.List(fields.String(validate=validate.Length(min=1, max=16)),
+                              required=True, validate=validate.Length(min=1, max=24))
+
+
+class SubmitProtocol(ObserverReport):
+    votes = fields.Dict(keys=fields.String(validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{1,32}$")), values=fields.Integer(validate=validate.Range(min=0)),
+        required=True, validate=validate.Length(min=1, max=100))
+    ballots_issued = fields.Integer(required=True, validate=validate.Range(min=0))
+    ballots_in_boxes = fields.Integer(required=True, validate=validate.Range(min=0))
+    invalid_ballots = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class DefineSample(Schema):
+    station_codes = fields.List(fields.String(validate=ID), required=True,
+                                validate=validate.Length(min=2))
+    population = fields.Integer(required=True, validate=validate.Range(min=2))
+
+
 class QuestionView(Schema):
     tag = fields.String()
     text = fields.String()
@@ -103,4 +162,6 @@ class FormView(Schema):
     questions = fields.List(fields.Nested(QuestionView))
 
 
-EVENTS = {cls.__name__: event_schema(cls) for cls in (FormPublished, ReportSubmitted)}
+EVENTS = {cls.__name__: event_schema(cls) for aggregate in (
+    Form, StationReport, Incident, Turnout, TurnoutPlan, Protocol, PvtSample)
+    for cls in aggregate.events}

@@ -206,3 +206,147 @@ def test_unknown_things_are_refused_with_their_codes(reporting, field):
     both = reporting.submit_report({"observer_id": "o-1", "form_id": "x",
                                     "sms_prefix": "OP", "channel": "sms", "answers": {}})
     assert [(e["code"], e["field"]) for e in both["errors"]] == [("VALIDATION", "form_id")]
+
+
+def test_observers_who_disagree_make_a_conflict_a_coordinator_resolves(
+        reporting, field, reporting_db):
+    form_id = field["opening"]["form_id"]
+    submit(reporting, {"AA": "1", "AB": "900", "AC": "10"})
+    submit(reporting, {"AA": "1", "AB": "800"}, observer_id="o-2")
+    # An unverified sender's answers stay out of the master copy.
+    submit(reporting, {"AA": "0", "AB": "1"}, observer_id="o-3", station_code="1001")
+
+    def master():
+        [report] = [r for r in reporting.station_report("1001") if r["form_id"] == form_id]
+        return report
+    assert eventually(lambda: len(master()["copies"]) == 3)
+    report = master()
+    assert (report["master"], report["conflicts"], report["station_status"]) == (
+        {"AA": 1, "AC": 10}, ["AB"], "conflict")
+    stats = reporting.region_stats("KG-C")
+    [opening] = [f for f in stats["forms"] if f["form_id"] == form_id]
+    assert (stats["stations"], opening["conflict"], opening["complete"],
+            opening["missing"]) == (2, 1, 0, 1)
+
+    refused = reporting.override_master_value({"form_id": form_id, "station_code": "1001",
+                                               "tag": "AB", "value": 99999,
+                                               "reason": "protocol photo"})
+    assert [e["code"] for e in refused["errors"]] == ["INVALID_VALUE"]
+    resolved = reporting.override_master_value({"form_id": form_id, "station_code": "1001",
+                                                "tag": "AB", "value": 900,
+                                                "reason": "protocol photo"})
+    assert resolved["ok"] and resolved["data"]["station_status"] == "complete"
+    assert eventually(lambda: master()["station_status"] == "complete")
+    assert master()["overrides"]["AB"]["reason"] == "protocol photo"
+    [opening] = [f for f in reporting.region_stats("KG-C")["forms"]
+                 if f["form_id"] == form_id]
+    assert (opening["conflict"], opening["complete"], opening["missing"]) == (0, 1, 1)
+    assert reporting.missing_reports("KG-C", form_id) == []
+    assert [m["observer_id"] for m in reporting.missing_reports(
+        "KG-C", field["incident"]["form_id"])] == ["o-1", "o-2"]
+
+
+def test_an_incident_moves_through_its_workflow(reporting, field):
+    reported = reporting.report_incident({
+        "observer_id": "o-1", "category": "ballot_stuffing", "severity": "high",
+        "description": "a man  put a stack of ballots in the box",
+        "occurred_at": "2026-03-01T09:30:00+06:00", "evidence": "photo-17"})
+    assert reported["ok"], reported
+    incident = reported["data"]
+    assert (incident["status"], incident["station_code"], incident["region"]) == (
+        "reported", "1001", "KG-C")
+    escalate = {"incident_id": incident["id"], "status": "escalated", "reason": "grave"}
+    assert [e["code"] for e in reporting.move_incident(escalate)["errors"]] == [
+        "INVALID_TRANSITION"]
+    assert reporting.move_incident({**escalate, "status": "verified",
+                                    "reason": "two witnesses"})["ok"]
+    assert reporting.move_incident({**escalate, "within_region": "KG-Y"})["errors"][0][
+        "code"] == "UNKNOWN_INCIDENT"
+    assert reporting.move_incident(escalate)["data"]["status"] == "escalated"
+    assert eventually(lambda: [i["status"] for i in reporting.incidents(
+        {"region": "KG-C"})] == ["escalated"])
+    [listed] = reporting.incidents({"region": "KG-C"})
+    assert [h["status"] for h in listed["history"]] == ["verified", "escalated"]
+    assert reporting.region_stats("KG-C")["incidents"] == [
+        {"category": "ballot_stuffing", "severity": "high", "count": 1}]
+    assert reporting.incidents({"region": "KG-Y"}) == []
+
+
+def test_turnout_is_flagged_when_impossible_or_suspicious(reporting, field, amqp_uri,
+                                                          reporting_db):
+    def turnout(voters, checkpoint="10:00", observer_id="o-1", station="1001"):
+        reply = reporting.submit_turnout({"observer_id": observer_id, "station_code": station,
+                                          "checkpoint": checkpoint, "voters": voters})
+        assert reply["ok"], reply
+        return reply["data"]["flags"]
+    assert reporting.set_turnout_checkpoints({"checkpoints": ["10:00", "12:00",
+                                                              "close"]})["ok"]
+    assert turnout(100) == []
+    assert turnout(950, "12:00") == ["suspicious:above_90_percent"]
+    assert turnout(1100, "close") == ["impossible:above_100_percent"]
+    assert turnout(50, "12:00") == ["impossible:decreasing_from_10:00"]
+    refused = reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "15:00",
+                                        "voters": 1})
+    assert refused["errors"][0]["code"] == "UNKNOWN_CHECKPOINT"
+    # A curve of known figures: 1001 counted 100 of 1000 at 10:00, 1002 adds 300.
+    assign(amqp_uri, "o-3", "1002")
+    assert eventually(lambda: reporting_db["assignments"].count_documents({}) == 3)
+    turnout(300, observer_id="o-3", station="1002")
+    assert eventually(lambda: {p["checkpoint"]: p["stations"] for p in reporting.turnout(
+        "KG-C")}.get("10:00") == 2)
+    curve = {p["checkpoint"]: p for p in reporting.turnout("KG-C")}
+    assert curve["10:00"]["share"] == 0.2 and curve["close"]["stations"] == 0
+
+
+def test_results_count_sound_protocols_and_estimate_the_sample(reporting, field,
+                                                              amqp_uri, reporting_db):
+    assign(amqp_uri, "o-3", "1002")
+    station(amqp_uri, "1003")
+    observer(amqp_uri, "o-4")
+    assign(amqp_uri, "o-4", "1003")
+    assert eventually(lambda: reporting_db["assignments"].count_documents({}) == 4)
+
+    def protocol(observer_id, votes, invalid, boxes, issued=900):
+        reply = reporting.submit_protocol({
+            "observer_id": observer_id, "votes": votes, "invalid_ballots": invalid,
+            "ballots_in_boxes": boxes, "ballots_issued": issued})
+        assert reply["ok"], reply
+        return reply["data"]
+    assert protocol("o-1", {"A": 300, "B": 100}, 10, 410)["counted"] is True
+    assert protocol("o-3", {"A": 100, "B": 100}, 0, 200)["counted"] is True
+    broken = protocol("o-4", {"A": 100, "B": 100}, 0, 250)
+    assert broken["flags"] == [
+        "control_relation_broken:votes_plus_invalid_equal_ballots_in_boxes"]
+    assert broken["counted"] is False
+
+    assert reporting.define_sample({"station_codes": ["1001", "1002", "1003"],
+                                    "population": 30})["ok"]
+    assert eventually(lambda: reporting.results("KG-C")["stations"] == 2)
+    results = reporting.results("KG-C")
+    assert (results["votes"], results["invalid_ballots"], results["flagged"]) == (
+        {"A": 400, "B": 200}, 10, 1)
+    # A corrected protocol replaces its earlier figures in the totals.
+    protocol("o-3", {"A": 150, "B": 50}, 0, 200)
+    assert eventually(lambda: reporting.results()["votes"] == {"A": 450, "B": 150})
+    # Known answer: p = 450/600 = 0.75; residuals (300-300)^2 + (150-150)^2 = 0, so
+    # the margin is 0 for two stations exactly on the ratio.
+    pvt = reporting.results()["pvt"]
+    assert pvt["stations"] == 2 and pvt["shares"]["A"]["share"] == 0.75
+    assert pvt["shares"]["A"]["margin"] == 0
+
+
+def test_a_burst_is_answered_submission_by_submission(reporting, field, reporting_db):
+    replies = reporting.submit_reports([
+        {"observer_id": "o-1", "sms_prefix": "OP", "channel": "sms", "answers": {"AA": "1"}},
+        {"observer_id": "o-2", "sms_prefix": "OP", "channel": "sms", "answers": {"AA": "0"}},
+        {"observer_id": "o-2", "sms_prefix": "XX", "channel": "sms", "answers": {}},
+        {"observer_id": "o-2", "channel": "sms", "answers": {}}], ["k1", "k2", None, None])
+    assert [r["ok"] for r in replies] == [True, True, False, False]
+    assert replies[2]["errors"][0]["code"] == "UNKNOWN_FORM"
+    assert replies[3]["errors"][0]["code"] == "VALIDATION"
+    # Both observers of 1001 wrote to one station stream in one burst: both kept.
+    assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 2
+    assert reporting.submit_reports([{"observer_id": "o-1", "sms_prefix": "OP",
+                                      "channel": "sms", "answers": {"AA": "0"}}],
+                                    ["k1"])[0]["data"]["changed"] is True
+    assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 2
