@@ -1,8 +1,7 @@
 """The hotline's command handlers: an inbound SMS from the webhook to a logged message,
 a submission in reporting (or a check-in in deployment) and a reply; the appeals desk;
-broadcasts. Plain Python over
-the injected event log, read models and partner services, so they run the same in
-the service and in a test."""
+broadcasts. Plain Python over the injected event log, read models and partner
+services, so they run the same in the service and in a test."""
 import re
 import uuid
 from datetime import datetime, timezone
@@ -119,7 +118,8 @@ def _answer(log, stream, received, outcome, now):
 
     def decide(line):
         # A copy of this message that raced us and won makes this one a duplicate;
-        # reporting was asked with the same idempotency key, so it counted it once.
+        # reporting saw the same idempotency key (a redelivery) or the same answers
+        # (a resend, which changes nothing there), so it counted it once.
         screened = line.screen(received["gateway_id"], received["text"], now)
         raced[:] = [screened] if screened and screened[0] != "ignored" else []
         if raced and screened[0] == "duplicate":
@@ -131,7 +131,8 @@ def _answer(log, stream, received, outcome, now):
             line.receive(event, reply)
     execute(log, SenderLine, stream, decide)
     if raced:
-        return {"reply": None, "status": "duplicate", "problems": [{"code": "DUPLICATE"}]}
+        return {"reply": replies.reply("duplicate", outcome.get("locale")),
+                "status": "duplicate", "problems": [{"code": "DUPLICATE"}]}
     return {"reply": text, "status": status, "problems": problems}
 
 
@@ -168,7 +169,8 @@ def _understand(hotline, partners, number, received, now):
         outcome["problems"].append({"code": "UNVERIFIED_SENDER"})
         outcome["reply"] = replies.reply("unverified_sender", observer.get("locale"),
                                          form=sms.prefix, code=sms.observer_code)
-    return {**outcome, "observer_id": observer["id"], "form_prefix": sms.prefix}
+    return {**outcome, "observer_id": observer["id"], "form_prefix": sms.prefix,
+            "locale": observer.get("locale")}
 
 
 def _submit(partners, observer, sms, verified, received, key):
