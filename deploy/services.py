@@ -8,5 +8,7 @@ SERVICES = [
     ("training-jobs", "jobs", "services.training.service:TrainingService"),
     ("deployment", "serve", "services.deployment.service:DeploymentService"),
     ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
+    ("partners", "serve", "services.partners.service:PartnersService"),
+    ("partners-jobs", "jobs", "services.partners.service:PartnersService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]
