@@ -8,6 +8,8 @@ SERVICES = [
     ("training-jobs", "jobs", "services.training.service:TrainingService"),
     ("deployment", "serve", "services.deployment.service:DeploymentService"),
     ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
+    ("reporting", "serve", "services.reporting.service:ReportingService"),
+    ("reporting-jobs", "jobs", "services.reporting.service:ReportingService"),
     ("partners", "serve", "services.partners.service:PartnersService"),
     ("partners-jobs", "jobs", "services.partners.service:PartnersService"),
     ("gateway", "serve", "gateway.service:GatewayService"),

@@ -4,6 +4,7 @@ its event log, its read models and its request context, and the RPC reply contra
 Everything framework-specific lives here, so domain code and the rest of shared/ stay
 plain Python.
 """
+import dataclasses
 import functools
 import logging
 import uuid
@@ -170,9 +171,10 @@ class RequestContext(DependencyProvider):
         return worker_ctx.data
 
 
-def replies(schema=None):
+def replies(schema=None, invalid_code=None):
     """The RPC reply contract of commands: validates the payload with `schema`, turns
-    refusals into {"ok": false, "errors": [...]}, results into {"ok": true, "data"}."""
+    refusals into {"ok": false, "errors": [...]}, results into {"ok": true, "data"}.
+    `invalid_code`, where a contract names one, codes every problem the schema finds."""
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, payload, **kwargs):
@@ -184,6 +186,9 @@ def replies(schema=None):
                 return {"ok": True, "data": data}
             except ValidationError as exc:
                 problems = problems_from_messages(exc.messages)
+                if invalid_code:
+                    problems = [dataclasses.replace(p, code=invalid_code)
+                                for p in problems]
             except Rejected as exc:
                 problems = exc.problems
             log.info("%s refused: %s", method.__name__,
