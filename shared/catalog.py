@@ -19,7 +19,9 @@ NO_REGION = "national"  # routing-key word of a partner event without a region
 def _schemas(service):
     try:
         return importlib.import_module(f"services.{service}.schemas")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"services.{service}", f"services.{service}.schemas"):
+            raise  # a service that is there but broken must not vanish silently
         return None
 
 

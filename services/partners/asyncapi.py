@@ -36,8 +36,10 @@ def json_schema(schema):
     properties, required = {}, []
     declared = (schema() if isinstance(schema, type) else schema).fields
     for name, field in sorted(declared.items()):
-        kind = next(t for cls, t in _TYPES if isinstance(field, cls))
-        properties[name] = {"type": [kind, "null"] if field.allow_none else kind}
+        kind = next((t for cls, t in _TYPES if isinstance(field, cls)), None)
+        # A Raw field (any JSON value) has no type to state.
+        properties[name] = {} if kind is None else {
+            "type": [kind, "null"] if field.allow_none else kind}
         if field.required:
             required.append(name)
     return {"type": "object", "properties": properties, "required": required,
@@ -114,7 +116,7 @@ def page(doc):
         schema = doc["components"]["schemas"][schema_ref.rpartition("/")[2]]
         described = ", ".join(
             f"{name}{'*' if name in schema['required'] else ''}"
-            f"{'?' if isinstance(prop['type'], list) else ''}"
+            f"{'?' if isinstance(prop.get('type'), list) else ''}"
             for name, prop in schema["properties"].items())
         lines.append(f"| `{channel}` | {message.get('x-schema-version', '-')} "
                      f"| {described} |")

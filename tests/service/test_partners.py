@@ -6,17 +6,20 @@ from datetime import datetime, timezone
 
 import amqp
 import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from partner_client import PartnerClient
 from services.partners import access, asyncapi, domain
 from services.partners.admin import partner_uri
 from services.partners.service import PartnersService
+from services.reporting.service import ReportingService
 from shared import catalog
 from shared.envelope import to_envelope
 from shared.eventstore import ANY, EventStore, NewEvent, RecordedEvent
 from shared.mongo import connect, service_database
 from shared.relay import AmqpPublisher, Relay
 from tests.service.conftest import eventually
+from tests.service.test_reporting import OPENING, assign, observer, station
 
 STATIONS = {"1001": "KG-C", "2001": "KG-Y"}
 
@@ -32,7 +35,7 @@ def partners(container_factory, service_config):
 def databases(platform_env, mongo_uri):
     client = connect(mongo_uri)
     yield {name: service_database(client, name)
-           for name in ("partners", "registry", "deployment")}
+           for name in ("partners", "registry", "deployment", "reporting")}
     client.close()
 
 
@@ -84,8 +87,62 @@ def make_partner(partners, databases, amqp_uri):
         access.delete_partner(databases["partners"], name, amqp_uri)
 
 
-def drain(client, suffix, timeout=2):
-    return list(client.events(suffix, timeout=timeout))
+def drain(client, suffix, timeout=2, count=None):
+    """The messages on the partner's queue until `count` came or `timeout` s of quiet."""
+    got = []
+    for message in client.events(suffix, timeout=timeout):
+        got.append(message)
+        if len(got) == count:
+            break
+    return got
+
+
+@pytest.fixture
+def reporting(container_factory, service_config, databases, amqp_uri):
+    """Reporting with stations 1001 (KG-C) and 2001 (KG-Y), observer o-1 assigned to
+    1001 and o-2 to 2001, and the Opening checklist (prefix OP) published."""
+    container = container_factory(ReportingService, service_config)
+    container.start()
+    station(amqp_uri, "1001")
+    station(amqp_uri, "2001", "KG-Y", "Y-01")
+    observer(amqp_uri, "o-1")
+    observer(amqp_uri, "o-2", "KG-Y", "Y-01")
+    assign(amqp_uri, "o-1", "1001")
+    assign(amqp_uri, "o-2", "2001", region="KG-Y", district="Y-01")
+    reporting_db = databases["reporting"]
+    assert eventually(lambda: reporting_db["assignments"].count_documents({}) == 2
+                      and databases["partners"]["stations"].count_documents({}) == 2)
+    with ServiceRpcProxy("reporting", service_config) as rpc:
+        assert rpc.publish_form(OPENING)["ok"]
+
+
+def test_partners_of_two_regions_exchange_reports_end_to_end(make_partner, reporting):
+    north = make_partner("KG-C", ("reporting",))
+    south = make_partner("KG-Y", ("reporting",))
+    for partner, region in ((north, "KG-C"), (south, "KG-Y")):
+        partner.subscribe("feed", [("reporting", region, "*")])
+    checklist = {"sms_prefix": "OP", "answers": {"AA": "1", "AB": "500", "AD": "135"}}
+    north.publish_report({**checklist, "observer_id": "o-1", "station_code": "1001"},
+                         message_id="n-1")
+    north.publish_report({**checklist, "observer_id": "o-404", "station_code": "1001"},
+                         message_id="n-2")
+    south.publish_report({**checklist, "observer_id": "o-2", "station_code": "2001"},
+                         message_id="s-1")
+    south.publish_report({"observer_id": "o-2", "station_code": "2001"}, message_id="s-2")
+
+    for partner, landed, dead, reason, region in (
+            (north, "n-1", "n-2", "UNKNOWN_OBSERVER", "KG-C"),
+            (south, "s-1", "s-2", "VALIDATION", "KG-Y")):
+        [receipt] = drain(partner, "receipts", timeout=10, count=1)
+        assert (receipt["message_id"], receipt["status"]) == (landed, "accepted")
+        assert receipt["accepted"] == ["AA", "AB", "AD"]
+        [letter] = drain(partner, "dead", timeout=10, count=1)
+        assert (letter["message_id"], letter["reason"]) == (dead, reason)
+        events = drain(partner, "feed", timeout=3)
+        assert [e["type"] for e in events] == ["ReportSubmitted"]
+        assert {e["data"]["region"] for e in events} == {region}
+        assert events[0]["channel"] == f"partner:{partner.name}"
+        assert events[0]["data"]["submission_id"] == receipt["submission_id"]
 
 
 def test_each_partner_receives_exactly_its_regions_events(make_partner, databases, amqp_uri):
