@@ -8,16 +8,20 @@
 It never declares our exchanges (a partner may not): it declares and binds its own
 queues `partner.<name>.*` and publishes to `partners.inbound` as itself.
 """
+import collections
 import json
 import socket
+import time
 import uuid
 from urllib.parse import unquote, urlsplit
 
-from kombu import Connection, Consumer, Queue
+from kombu import Connection
 
 EVENTS_EXCHANGE = "partners.events"
 INBOUND_EXCHANGE = "partners.inbound"
-PREFETCH = 500
+PREFETCH = 1000
+ACK_EVERY = 200
+POLL_S = 0.1
 
 
 class PartnerClient:
@@ -41,21 +45,37 @@ class PartnerClient:
         return queue
 
     def events(self, suffix, timeout=None):
-        """Yields the messages of queue partner.<name>.<suffix> as dicts, each acked
-        once the loop asks for the next; stops after `timeout` seconds of quiet."""
-        received = []
+        """Yields the messages of queue partner.<name>.<suffix> as dicts; stops after
+        `timeout` seconds of quiet (None: never). A message is acked once the loop asks
+        for the next, in batches (every ACK_EVERY, and whenever the queue is quiet):
+        after a crash a batch comes again, as at-least-once delivery may; skip the ids
+        you have handled."""
+        received, unacked, pending = collections.deque(), None, 0
         self.channel.basic_qos(0, PREFETCH, False)
-        queue = Queue(self.queue(suffix), no_declare=True)
-        with Consumer(self.channel, [queue], accept=["json"], on_message=received.append):
+        tag = self.channel.basic_consume(self.queue(suffix), callback=received.append)
+        quiet_since = time.monotonic()
+        try:
             while True:
-                try:
-                    self.connection.drain_events(timeout=timeout)
-                except socket.timeout:
-                    return
                 while received:
-                    message = received.pop(0)
-                    yield message.decode()
-                    message.ack()
+                    message = received.popleft()
+                    yield json.loads(message.body)
+                    unacked, pending = message.delivery_tag, pending + 1
+                    if pending == ACK_EVERY:
+                        self.channel.basic_ack(unacked, multiple=True)
+                        unacked, pending = None, 0
+                try:
+                    self.connection.drain_events(timeout=POLL_S)
+                    quiet_since = time.monotonic()
+                except socket.timeout:
+                    if unacked is not None:
+                        self.channel.basic_ack(unacked, multiple=True)
+                        unacked, pending = None, 0
+                    if timeout is not None and time.monotonic() - quiet_since >= timeout:
+                        return
+        finally:
+            if unacked is not None:
+                self.channel.basic_ack(unacked, multiple=True)
+            self.channel.basic_cancel(tag)
 
     def publish_report(self, report, message_id=None):
         """Publishes an observer report (checklist, incident or turnout); the outcome

@@ -1,5 +1,7 @@
 """Partners' read models, fed by a Subscriber: the archive of partner events (what
 replay sends again) and where each polling station lies (to check a report's region)."""
+import json
+
 from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from shared import catalog
@@ -31,9 +33,9 @@ class PartnerFeed(Projection):
                 {"_id": event.data["code"]},
                 {"$set": {"region": event.data["region"]}}, upsert=True))]
         service = event.metadata["source"].removeprefix("nazar/")
-        envelope = to_envelope(service, event)
-        # Upsert by event id: the relay publishes at least once.
+        # Upsert by event id: the relay publishes at least once. The body is kept as
+        # published (JSON), so replay sends it without decoding or encoding it again.
         return [("archive", UpdateOne({"_id": event.id}, {"$setOnInsert": {
             "service": service, "position": event.position, "type": event.type,
             "region": event.data.get("region"), "time": event.metadata["occurred_at"],
-            "envelope": envelope}}, upsert=True))]
+            "body": json.dumps(to_envelope(service, event))}}, upsert=True))]

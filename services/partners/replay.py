@@ -7,30 +7,32 @@ from shared import catalog
 BATCH = 1000
 
 
-def scope_filter(agreement):
-    return {"$or": [{"service": service, "type": {"$in": sorted(
-        catalog.partner_events(service))}} for service in agreement.services],
-        "region": {"$in": list(agreement.regions)}}
+def _scope(agreement, service):
+    return {"service": service, "region": {"$in": list(agreement.regions)},
+            "type": {"$in": sorted(catalog.partner_events(service))}}
 
 
 def replay(db, agreement, request, writer):
     """Sends the events of `request` (a loaded Replay) to `request["queue"]`; returns
-    how many. Per service in position order; across services by time."""
-    query = scope_filter(agreement)
+    how many. After positions: service by service, in position order. Since a time:
+    all in time order."""
+    archive = db["archive"]
     if request["since"] is not None:
-        query["time"] = {"$gte": request["since"]}
-        order = [("time", ASCENDING), ("service", ASCENDING), ("position", ASCENDING)]
+        cursors = [archive.find(
+            {"$or": [_scope(agreement, s) for s in agreement.services],
+             "time": {"$gte": request["since"]}}, {"body": 1}).sort(
+            [("time", ASCENDING), ("service", ASCENDING), ("position", ASCENDING)])]
     else:
-        query = {"$and": [query, {"$or": [
-            {"service": service, "position": {"$gt": request["after"].get(service, 0)}}
-            for service in agreement.services]}]}
-        order = [("service", ASCENDING), ("position", ASCENDING)]
+        cursors = [archive.find({**_scope(agreement, service), "position": {
+            "$gt": request["after"].get(service, 0)}}, {"body": 1}).sort("position")
+            for service in agreement.services]
     sent, batch = 0, []
-    for doc in db["archive"].find(query, {"envelope": 1}).sort(order).batch_size(BATCH):
-        batch.append(doc["envelope"])
-        if len(batch) == BATCH:
-            writer.send(request["queue"], batch)
-            sent, batch = sent + len(batch), []
+    for cursor in cursors:
+        for doc in cursor.batch_size(BATCH):
+            batch.append(doc["body"])
+            if len(batch) == BATCH:
+                writer.send(request["queue"], batch)
+                sent, batch = sent + len(batch), []
     if batch:
         writer.send(request["queue"], batch)
     return sent + len(batch)
