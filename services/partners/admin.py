@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 from services.partners import access, domain
 from services.partners.schemas import CreatePartner
 from shared import config
+from shared.errors import problems_from_messages
 from shared.mongo import connect, service_database
 
 
@@ -37,7 +38,8 @@ def main(argv=None):
                 "name": args.name, "regions": [r for r in args.regions.split(",") if r],
                 "services": [s for s in args.services.split(",") if s]})
         except ValidationError as exc:
-            print(f"VALIDATION: {exc.messages}", file=sys.stderr)
+            for problem in problems_from_messages(exc.messages):
+                print(f"VALIDATION {problem.message}", file=sys.stderr)
             return 2
         agreement = domain.Agreement(command["name"], tuple(command["regions"]),
                                      tuple(command["services"]))

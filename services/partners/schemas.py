@@ -9,19 +9,17 @@ NAME = validate.Regexp(r"^[a-z][a-z0-9-]{1,31}$",
 ID = validate.Length(min=1, max=64)
 
 
+def shares_events(service):
+    if not catalog.partner_events(service):
+        raise ValidationError(f"{service!r} publishes no partner events")
+
+
 class CreatePartner(Schema):
     name = fields.String(required=True, validate=NAME)
     regions = fields.List(fields.String(validate=REGION_CODE), required=True,
                           validate=validate.Length(min=1, max=50))
-    services = fields.List(fields.String(), required=True,
+    services = fields.List(fields.String(validate=shares_events), required=True,
                            validate=validate.Length(min=1))
-
-    @validates_schema
-    def known_services(self, data, **kwargs):
-        unknown = [s for s in data.get("services", ())
-                   if not catalog.partner_events(s)]
-        if unknown:
-            raise ValidationError(f"no partner events in {', '.join(unknown)}", "services")
 
 
 class InboundReport(Schema):

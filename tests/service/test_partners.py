@@ -9,7 +9,7 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from partner_client import PartnerClient
-from services.partners import access, asyncapi, domain
+from services.partners import access, admin, asyncapi, domain
 from services.partners.admin import partner_uri
 from services.partners.service import PartnersService
 from services.reporting.service import ReportingService
@@ -242,6 +242,26 @@ def test_a_replay_onto_another_partners_queue_is_refused(make_partner):
     north._publish("replay", {"queue": south.queue("feed"), "after": {}})
     reasons = [d["reason"] for d in drain(north, "dead", timeout=5)]
     assert reasons == ["QUEUE_NOT_OWN"]
+
+
+def test_make_partner_creates_a_user_that_can_log_in_and_removes_it(
+        partners, capsys, amqp_uri):
+    name = f"p{uuid.uuid4().hex[:8]}"
+    assert admin.main([name, "--regions", "KG-C", "--services", "reporting"]) == 0
+    uri = capsys.readouterr().out.strip()
+    try:
+        with PartnerClient(uri) as client:
+            assert client.subscribe("feed", [("reporting", "KG-C", "*")])
+    finally:
+        assert admin.main([name, "--delete"]) == 0
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        PartnerClient(uri)
+
+
+def test_make_partner_refuses_an_unknown_service_or_region(partners, capsys):
+    assert admin.main(["pbad", "--regions", "kg c", "--services", "nowhere"]) == 2
+    error = capsys.readouterr().err
+    assert "VALIDATION" in error and "nowhere" in error and "region" in error
 
 
 def test_the_catalog_matches_the_code():
