@@ -22,8 +22,9 @@ bench: setup
 	$(PY) -m bench.registry; registry=$$?; \
 	$(PY) -m bench.training; training=$$?; \
 	$(PY) -m bench.deployment; deployment=$$?; \
+	$(PY) -m bench.reporting; reporting=$$?; \
 	$(PY) -m bench.partners; partners=$$?; \
-	exit $$(( foundation || registry || training || deployment || partners ))
+	exit $$(( foundation || registry || training || deployment || reporting || partners ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup

@@ -184,16 +184,19 @@ def replies(schema=None, invalid_code=None):
                 data = method(self, payload, **kwargs)
                 log.info("%s accepted", method.__name__)
                 return {"ok": True, "data": data}
-            except ValidationError as exc:
-                problems = problems_from_messages(exc.messages)
-                if invalid_code:
-                    problems = [dataclasses.replace(p, code=invalid_code)
-                                for p in problems]
-            except Rejected as exc:
-                problems = exc.problems
+            except (ValidationError, Rejected) as exc:
+                problems = refusal(exc, invalid_code)
             log.info("%s refused: %s", method.__name__,
                      ", ".join(f"{p.code} {p.field or ''}".strip() for p in problems))
             return {"ok": False, "errors": [p.as_dict() for p in problems]}
         return wrapper
     return decorate
 
+
+def refusal(exc, invalid_code=None):
+    """The problems of a schema's ValidationError or a Rejected command."""
+    if isinstance(exc, Rejected):
+        return list(exc.problems)
+    problems = problems_from_messages(exc.messages)
+    return [dataclasses.replace(p, code=invalid_code) for p in problems] \
+        if invalid_code else problems

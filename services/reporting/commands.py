@@ -1,11 +1,12 @@
 """Reporting's command handlers: from a validated request to aggregates decided and
 appended. Plain Python over the injected event log and read models."""
+import functools
 import uuid
 
 from services.reporting.domain import (PREFIX_CLAIM, Form, Incident, Protocol,
                                        PvtSample, StationReport, Turnout, TurnoutPlan,
                                        prefix_key, pvt_estimate)
-from shared.commands import execute, replay_stream
+from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
 
@@ -39,20 +40,89 @@ def published_form(log, form_id=None, sms_prefix=None, incident=False):
 def submit_report(log, reporting, command, idempotency_key=None):
     """Saves a submission into its observer copy and the station's master copy;
     returns the reply's facts."""
-    form = published_form(log, command["form_id"], command["sms_prefix"],
-                          command["incident"])
-    observer_id = command["observer_id"]
-    station, assigned = _reporter(reporting, command)
-    values, unknown, invalid = form.read(command["answers"])
-    received_at = command["received_at"]
-    report = execute(
-        log, StationReport, StationReport.stream(form.facts["form_id"], station["code"]),
-        lambda r: r.submit(form, observer_id, station, command["channel"], values,
-                           unknown, invalid, assigned, command["sender_verified"],
-                           command["comment"], received_at and received_at.isoformat(),
-                           command["serial"]),
-        idempotency_key)
-    return {"form_name": form.facts["name"], **report.outcome}
+    [outcome] = submit_reports(log, reporting, [command], [idempotency_key])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def submit_reports(log, reporting, commands, idempotency_keys):
+    """A burst of submissions with one round of reads and one group-committed append
+    (so each is durable before its reply); returns, in order, each one's reply facts
+    or the exception that refused it."""
+    reporters = Reporters(reporting, commands)
+    forms = {}
+    outcomes, prepared = [None] * len(commands), []
+    for i, (command, key) in enumerate(zip(commands, idempotency_keys)):
+        try:
+            form = _cached_form(log, forms, command)
+            station, assigned = reporters.station_of(command)
+        except Rejected as exc:
+            outcomes[i] = exc
+            continue
+        values, unknown, invalid = form.read(command["answers"])
+        received_at = command["received_at"] and command["received_at"].isoformat()
+        prepared.append((i, form, Command(
+            StationReport, StationReport.stream(form.facts["form_id"], station["code"]),
+            functools.partial(_submit, form=form, observer_id=command["observer_id"],
+                              station=station, channel=command["channel"], values=values,
+                              unknown=unknown, invalid=invalid, assigned=assigned,
+                              sender_verified=command["sender_verified"],
+                              comment=command["comment"], received_at=received_at,
+                              serial=command["serial"]), key)))
+    reports = execute_all(log, [command for _, _, command in prepared])
+    for (i, form, _), report in zip(prepared, reports):
+        outcomes[i] = report if isinstance(report, Exception) else {
+            "form_name": form.facts["name"], **report.outcome}
+    return outcomes
+
+
+def _submit(report, **submission):
+    report.submit(**submission)
+
+
+def _cached_form(log, forms, command):
+    """The form a submission names, read once per burst (a refusal too)."""
+    key = command["form_id"] or prefix_key(command["sms_prefix"], command["incident"])
+    if key not in forms:
+        try:
+            forms[key] = published_form(log, command["form_id"], command["sms_prefix"],
+                                        command["incident"])
+        except Rejected as exc:
+            forms[key] = exc
+    if isinstance(forms[key], Rejected):
+        raise forms[key]
+    return forms[key]
+
+
+class Reporters:
+    """What the directory knows of the observers of some reports, read at once."""
+
+    def __init__(self, reporting, commands):
+        ids = {c["observer_id"] for c in commands}
+        self.known = reporting.known_observers(ids)
+        self.assigned = reporting.assigned_stations(ids)
+        codes = {c.get("station_code") for c in commands} | {
+            code for codes in self.assigned.values() for code in codes}
+        self.stations = reporting.stations(codes - {None})
+
+    def station_of(self, command):
+        """(station, assigned) for an observer's report: the named station or the one
+        they are assigned to."""
+        observer_id = command["observer_id"]
+        if observer_id not in self.known:
+            raise Rejected(Problem("UNKNOWN_OBSERVER", f"no observer {observer_id} is "
+                                   "known", "observer_id"))
+        assigned = self.assigned.get(observer_id, [])
+        code = command.get("station_code") or _assigned_station(observer_id, assigned)
+        if code not in self.stations:
+            raise _unknown_station(code)
+        return self.stations[code], code in assigned
+
+
+def _unknown_station(code):
+    return Rejected(Problem("VALIDATION", f"no polling station {code} is known",
+                            "station_code"))
 
 
 def override_master_value(log, reporting, command, actor, idempotency_key=None):
@@ -66,10 +136,9 @@ def override_master_value(log, reporting, command, actor, idempotency_key=None):
 
 
 def _station(reporting, code):
-    station = reporting.station(code)
+    station = reporting.stations({code}).get(code)
     if station is None:
-        raise Rejected(Problem("VALIDATION", f"no polling station {code} is known",
-                               "station_code"))
+        raise _unknown_station(code)
     return station
 
 
@@ -87,15 +156,7 @@ def form_view(form):
 
 
 def _reporter(reporting, command):
-    """(station, assigned) for an observer's report: the named station or the one
-    they are assigned to."""
-    observer_id = command["observer_id"]
-    if reporting.observer(observer_id) is None:
-        raise Rejected(Problem("UNKNOWN_OBSERVER", f"no observer {observer_id} is known",
-                               "observer_id"))
-    assigned = reporting.assigned_stations(observer_id)
-    code = command.get("station_code") or _assigned_station(observer_id, assigned)
-    return _station(reporting, code), code in assigned
+    return Reporters(reporting, [command]).station_of(command)
 
 
 def report_incident(log, reporting, command, channel, idempotency_key=None):
@@ -113,12 +174,11 @@ def report_incident(log, reporting, command, channel, idempotency_key=None):
 def move_incident(log, command, by, idempotency_key=None):
     """Verifies, rejects or escalates an incident, saying who and why."""
     incident = replay_stream(log, Incident, Incident.stream(command["incident_id"]))
-    if not incident.exists:
-        raise Rejected(Problem("UNKNOWN_INCIDENT", f"no incident {command['incident_id']}",
-                               "incident_id"))
-    if command.get("within_region") not in (None, incident.facts["region"]):
-        raise Rejected(Problem("UNKNOWN_INCIDENT", f"no incident {command['incident_id']}",
-                               "incident_id"))
+    # One outside the caller's region answers as a missing one.
+    if not incident.exists or command["within_region"] not in (None,
+                                                               incident.facts["region"]):
+        raise Rejected(Problem("UNKNOWN_INCIDENT",
+                               f"no incident {command['incident_id']}", "incident_id"))
     return execute(log, Incident, incident.id,
                    lambda i: i.move(command["status"], by, command["reason"]),
                    idempotency_key)

@@ -234,9 +234,6 @@ class MasterValueOverridden:
     status_before: str
 
 
-STATION_STATUSES = ("complete", "partial", "conflict", "missing")
-
-
 class StationReport(Aggregate):
     """One form at one station: each observer's copy (per observer and serial), as
     Apollo keeps them, and the station's master copy that their verified answers make:
@@ -529,7 +526,8 @@ class Turnout(Aggregate):
             station["code"], station["region"], station["district"], checkpoint, voters,
             registered, round(voters / registered, 4) if registered else 0.0, flags,
             observer_id, channel, verified, counted,
-            before and {k: before[k] for k in ("voters", "registered_voters", "counted")}))
+            before and {k: before[k]
+                        for k in ("voters", "registered_voters", "counted")}))
 
     def on_turnout_reported(self, event):
         self.reported[event.checkpoint] = {

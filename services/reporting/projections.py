@@ -22,11 +22,13 @@ class Directory(Projection):
     collections = ("stations", "observers", "assignments", "station_totals")
 
     def indexes(self):
-        return {"stations": [IndexModel([("region", ASCENDING), ("district", ASCENDING)])],
+        return {"stations": [IndexModel([("region", ASCENDING),
+                                         ("district", ASCENDING)])],
                 "observers": [IndexModel([("region", ASCENDING)])],
                 "assignments": [IndexModel([("observer_id", ASCENDING),
                                             ("active", ASCENDING)]),
-                                IndexModel([("region", ASCENDING), ("active", ASCENDING)])]}
+                                IndexModel([("region", ASCENDING),
+                                            ("active", ASCENDING)])]}
 
     @handles("PollingStationRegistered")
     def station_registered(self, event):
@@ -151,7 +153,8 @@ class Incidents(Projection):
     collections = ("incidents", "incident_stats")
 
     def indexes(self):
-        return {"incidents": [IndexModel([("region", ASCENDING), ("occurred_at", ASCENDING)]),
+        return {"incidents": [IndexModel([("region", ASCENDING),
+                                          ("occurred_at", ASCENDING)]),
                               IndexModel([("station_code", ASCENDING)])],
                 "incident_stats": [IndexModel([("region", ASCENDING)])]}
 
@@ -194,7 +197,8 @@ class Turnouts(Projection):
         writes = [("turnout", UpdateOne({"_id": data["station_code"]}, {"$set": {
             "region": data["region"], "district": data["district"],
             f"checkpoints.{data['checkpoint']}": {
-                k: data[k] for k in ("voters", "share", "flags", "verified", "counted")}}},
+                k: data[k]
+                for k in ("voters", "share", "flags", "verified", "counted")}}},
             upsert=True))]
         previous = data["previous"] if data["previous"] and data["previous"][
             "counted"] else {"voters": 0, "registered_voters": 0}
@@ -246,16 +250,21 @@ class Reporting:
     def __init__(self, db):
         self.db = db
 
-    def observer(self, observer_id):
-        return self.db["observers"].find_one({"_id": observer_id, "region": {"$ne": None}})
+    def known_observers(self, observer_ids):
+        return {d["_id"] for d in self.db["observers"].find(
+            {"_id": {"$in": list(observer_ids)}, "region": {"$ne": None}}, {"_id": 1})}
 
-    def station(self, code):
-        doc = self.db["stations"].find_one({"_id": code, "region": {"$ne": None}})
-        return {"code": code, **doc} if doc else None
+    def stations(self, codes):
+        return {d["_id"]: {"code": d["_id"], **d} for d in self.db["stations"].find(
+            {"_id": {"$in": list(codes)}, "region": {"$ne": None}})}
 
-    def assigned_stations(self, observer_id):
-        return sorted({a["station_code"] for a in self.db["assignments"].find(
-            {"observer_id": observer_id, "active": True}, {"station_code": 1})})
+    def assigned_stations(self, observer_ids):
+        """{observer id: the stations they are assigned to now}"""
+        assigned = {}
+        for a in self.db["assignments"].find(
+                {"observer_id": {"$in": list(observer_ids)}, "active": True}):
+            assigned.setdefault(a["observer_id"], set()).add(a["station_code"])
+        return {o: sorted(codes) for o, codes in assigned.items()}
 
     def forms(self):
         return list(self.db["forms"].find({}, {"_id": 0}).sort("name", ASCENDING))

@@ -3,8 +3,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.reporting.domain import (INCIDENT_CATEGORIES, KINDS, PHASES,
-                                       QUESTION_TYPES, RELATIONS, SEVERITIES, TAG, Form, Incident, Protocol, PvtSample,
-                                       StationReport, Turnout, TurnoutPlan)
+                                       QUESTION_TYPES, RELATIONS, SEVERITIES, TAG, Form,
+                                       Incident, Protocol, PvtSample, StationReport,
+                                       Turnout, TurnoutPlan)
 from shared.schemas import event_schema
 
 ID = validate.Length(min=1, max=64)
@@ -89,15 +90,6 @@ class OverrideMasterValue(Schema):
     tag = fields.String(required=True, validate=validate.Regexp(TAG))
     value = fields.Raw(required=True, allow_none=False)
     reason = fields.String(required=True, validate=validate.Length(min=3, max=1000))
-
-
-class StationReportView(Schema):
-    form_id = fields.String()
-    station_code = fields.String()
-    master = fields.Dict()
-    conflicts = fields.List(fields.String())
-    overrides = fields.Dict()
-    status = fields.String()
 
 
 class ObserverReport(Schema):

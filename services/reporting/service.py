@@ -1,6 +1,7 @@
 """Reporting entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
 "errors"}; queries read the projections. What it knows of stations, observers and
 assignments it learns from the registry's and deployment's events."""
+from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from services.reporting import commands
@@ -12,7 +13,7 @@ from services.reporting.schemas import (DefineSample, FormView, MoveIncident,
                                         SetTurnoutCheckpoints, SubmitProtocol,
                                         SubmitReport, SubmitTurnout)
 from shared.errors import Rejected
-from shared.runtime import EventLog, ReadModel, RequestContext, replies
+from shared.runtime import EventLog, ReadModel, RequestContext, refusal, replies
 
 
 class ReportingService:
@@ -39,13 +40,37 @@ class ReportingService:
         return commands.submit_report(self.log, self.reporting, command, idempotency_key)
 
     @rpc
+    def submit_reports(self, batch, idempotency_keys=None):
+        """A burst of submissions (an SMS queue, a partner's batch) in one call: a
+        reply per submission, in order, each as submit_report answers it."""
+        schema = SubmitReport()
+        keys = idempotency_keys or [None] * len(batch)
+        replies, valid = [None] * len(batch), []
+        for i, command in enumerate(batch):
+            try:
+                valid.append((i, schema.load(command)))
+            except ValidationError as exc:
+                replies[i] = _refused(refusal(exc, "VALIDATION"))
+        outcomes = commands.submit_reports(self.log, self.reporting,
+                                           [c for _, c in valid],
+                                           [keys[i] for i, _ in valid])
+        for (i, _), outcome in zip(valid, outcomes):
+            if isinstance(outcome, Rejected):
+                replies[i] = _refused(outcome.problems)
+            elif isinstance(outcome, Exception):
+                raise outcome  # a store failure: the caller retries the whole batch
+            else:
+                replies[i] = {"ok": True, "data": outcome}
+        return replies
+
+    @rpc
     @replies(OverrideMasterValue())
     def override_master_value(self, command, idempotency_key=None):
         report = commands.override_master_value(
             self.log, self.reporting, command, self.context.get("actor"), idempotency_key)
         return {"form_id": command["form_id"], "station_code": command["station_code"],
                 "master": report.master, "conflicts": report.conflicts,
-                "status": report.station_status}
+                "station_status": report.station_status}
 
     @rpc
     @replies(ReportIncident())
@@ -106,6 +131,10 @@ class ReportingService:
         return FormView(many=True).dump(self.reporting.forms())
 
     @rpc
+    def station(self, station_code):
+        return self.reporting.stations({station_code}).get(station_code)
+
+    @rpc
     def station_report(self, station_code):
         return self.reporting.station_report(station_code)
 
@@ -132,3 +161,7 @@ class ReportingService:
     @rpc
     def ping(self):
         return "pong"
+
+
+def _refused(problems):
+    return {"ok": False, "errors": [p.as_dict() for p in problems]}

@@ -235,7 +235,7 @@ def test_observers_who_disagree_make_a_conflict_a_coordinator_resolves(
     resolved = reporting.override_master_value({"form_id": form_id, "station_code": "1001",
                                                 "tag": "AB", "value": 900,
                                                 "reason": "protocol photo"})
-    assert resolved["ok"] and resolved["data"]["status"] == "complete"
+    assert resolved["ok"] and resolved["data"]["station_status"] == "complete"
     assert eventually(lambda: master()["station_status"] == "complete")
     assert master()["overrides"]["AB"]["reason"] == "protocol photo"
     [opening] = [f for f in reporting.region_stats("KG-C")["forms"]
@@ -333,3 +333,20 @@ def test_results_count_sound_protocols_and_estimate_the_sample(reporting, field,
     pvt = reporting.results()["pvt"]
     assert pvt["stations"] == 2 and pvt["shares"]["A"]["share"] == 0.75
     assert pvt["shares"]["A"]["margin"] == 0
+
+
+def test_a_burst_is_answered_submission_by_submission(reporting, field, reporting_db):
+    replies = reporting.submit_reports([
+        {"observer_id": "o-1", "sms_prefix": "OP", "channel": "sms", "answers": {"AA": "1"}},
+        {"observer_id": "o-2", "sms_prefix": "OP", "channel": "sms", "answers": {"AA": "0"}},
+        {"observer_id": "o-2", "sms_prefix": "XX", "channel": "sms", "answers": {}},
+        {"observer_id": "o-2", "channel": "sms", "answers": {}}], ["k1", "k2", None, None])
+    assert [r["ok"] for r in replies] == [True, True, False, False]
+    assert replies[2]["errors"][0]["code"] == "UNKNOWN_FORM"
+    assert replies[3]["errors"][0]["code"] == "VALIDATION"
+    # Both observers of 1001 wrote to one station stream in one burst: both kept.
+    assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 2
+    assert reporting.submit_reports([{"observer_id": "o-1", "sms_prefix": "OP",
+                                      "channel": "sms", "answers": {"AA": "0"}}],
+                                    ["k1"])[0]["data"]["changed"] is True
+    assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 2
