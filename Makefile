@@ -23,8 +23,9 @@ bench: setup
 	$(PY) -m bench.training; training=$$?; \
 	$(PY) -m bench.deployment; deployment=$$?; \
 	$(PY) -m bench.reporting; reporting=$$?; \
+	$(PY) -m bench.hotline; hotline=$$?; \
 	$(PY) -m bench.partners; partners=$$?; \
-	exit $$(( foundation || registry || training || deployment || reporting || partners ))
+	exit $$(( foundation || registry || training || deployment || reporting || hotline || partners ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup

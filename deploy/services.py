@@ -10,6 +10,8 @@ SERVICES = [
     ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
     ("reporting", "serve", "services.reporting.service:ReportingService"),
     ("reporting-jobs", "jobs", "services.reporting.service:ReportingService"),
+    ("hotline", "serve", "services.hotline.service:HotlineService"),
+    ("hotline-jobs", "jobs", "services.hotline.service:HotlineService"),
     ("partners", "serve", "services.partners.service:PartnersService"),
     ("partners-jobs", "jobs", "services.partners.service:PartnersService"),
     ("gateway", "serve", "gateway.service:GatewayService"),

@@ -4,7 +4,7 @@ import graphene
 from gateway.access import COORDINATORS, allow, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input,
                             connection, connection_type, key_from_cursor, page_size,
-                            run_command)
+                            run_command, selects)
 from gateway.errors import FORBIDDEN, GatewayError
 
 AUTO_DEPLOY_TIMEOUT = 120.0
@@ -388,7 +388,8 @@ class Query(graphene.ObjectType):
         page = info.context.call("deployment", "uncovered_stations", region,
                                  priority_only=bool(priority_only),
                                  after=key_from_cursor("station", after),
-                                 first=page_size(first))
+                                 first=page_size(first),
+                                 count=selects(info, "totalCount"))
         return connection("station", lambda s: s["code"], page["stations"],
                           page["has_next"], page["total"])
 

@@ -35,9 +35,11 @@ class Projection:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        # A subclass keeps its bases' handlers and may override them.
         cls._handlers = {
             method.handles_event: method
-            for method in vars(cls).values() if hasattr(method, "handles_event")
+            for klass in reversed(cls.__mro__) for method in vars(klass).values()
+            if hasattr(method, "handles_event")
         }
 
     def indexes(self):

@@ -28,9 +28,11 @@ class Subscriber:
         self.projection = projection
         self.amqp_uri = amqp_uri
         self.batch_size = batch_size
-        # Named after the database: two platforms on one broker keep their own queues.
-        self.inbox = Inbox(db, db.name)
-        self.queue = Queue(f"{db.name}.inbox", durable=True, bindings=[
+        # Named after the database and the read model: two platforms on one broker,
+        # and two read models of one service, each keep their own queue and inbox.
+        consumer = f"{db.name}.{projection.name}"
+        self.inbox = Inbox(db, consumer)
+        self.queue = Queue(f"{consumer}.inbox", durable=True, bindings=[
             binding(event_exchange(service), routing_key=event_type)
             for service, event_types in sources.items() for event_type in event_types])
 

@@ -83,8 +83,9 @@ def _view(deployment, assignment_id):
 def set_coverage_plan(log, reader, command, idempotency_key=None):
     region = command["region"]
     problems = []
+    known = reader.stations(command["priority_stations"])
     for i, code in enumerate(command["priority_stations"]):
-        station = reader.station(code)
+        station = known.get(code)
         if station is None:
             problems.append(Problem("UNKNOWN_STATION", f"there is no polling station "
                                     f"{code}", f"priority_stations.{i}"))

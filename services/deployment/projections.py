@@ -227,8 +227,13 @@ class Deployments:
         return _facts(doc) if doc and doc.get("region") else None
 
     def station(self, code):
-        doc = self.db["stations"].find_one({"_id": code})
-        return StationFacts(code, doc["region"], doc["district"]) if doc else None
+        return self.stations([code]).get(code)
+
+    def stations(self, codes):
+        """{code: StationFacts} of those `codes` that are known stations, in one query."""
+        return {d["_id"]: StationFacts(d["_id"], d["region"], d["district"])
+                for d in self.db["stations"].find({"_id": {"$in": list(codes)}},
+                                                  {"region": 1, "district": 1})}
 
     def plan(self, region):
         doc = self.db["plans"].find_one({"_id": region}) or {}
@@ -298,14 +303,17 @@ class Deployments:
         return {d["_id"] for d in self.db["covered_stations"].find(
             {**query, **COVERED}, {"_id": 1})}
 
-    def uncovered(self, region, priority_only=False, after=None, first=50):
-        """Stations of the region without an active observer, in code order."""
+    def uncovered(self, region, priority_only=False, after=None, first=50, count=True):
+        """Stations of the region without an active observer, in code order; the
+        total only when `count`."""
         covered = self._covered_among(region=region)
         query = {"region": region}
         if priority_only:
             query["_id"] = {"$in": self.plan(region)["priority_stations"]}
-        total = sum(1 for d in self.db["stations"].find(query, {"_id": 1})
-                    if d["_id"] not in covered)
+        total = None
+        if count:
+            total = sum(1 for d in self.db["stations"].find(query, {"_id": 1})
+                        if d["_id"] not in covered)
         if after:
             query["_id"] = {**query.get("_id", {}), "$gt": after}
         page = []

@@ -98,8 +98,9 @@ class DeploymentService:
         return self.deployments.check_ins(station_code)
 
     @rpc
-    def uncovered_stations(self, region, priority_only=False, after=None, first=50):
-        return self.deployments.uncovered(region, priority_only, after, first)
+    def uncovered_stations(self, region, priority_only=False, after=None, first=50,
+                           count=True):
+        return self.deployments.uncovered(region, priority_only, after, first, count)
 
     @rpc
     def replacements(self, station_code, shift="whole_day", within_region=None):

@@ -118,6 +118,8 @@ class ReportingService:
     @rpc
     def form_by_prefix(self, sms_prefix, incident=False):
         """The published form an SMS prefix names, or None."""
+        if not isinstance(sms_prefix, str):
+            return None
         try:
             form = commands.published_form(self.log, sms_prefix=sms_prefix.upper(),
                                            incident=incident)
@@ -147,8 +149,8 @@ class ReportingService:
         return self.reporting.missing_reports(region, form_id)
 
     @rpc
-    def incidents(self, filter):
-        return self.reporting.incidents(filter)
+    def incidents(self, filter=None):
+        return self.reporting.incidents(filter or {})
 
     @rpc
     def turnout(self, region=None):

@@ -55,13 +55,14 @@ def enroll_observer(log, training, command, now, idempotency_key=None):
     """
     observer_id = command["observer_id"]
     observer = training.observer(observer_id)
+    trial = load(log, Session, command["session_id"])
+    # A session's course never changes: one look-up serves every retry.
+    certified = bool(trial.facts) and training.certified(observer_id,
+                                                         trial.facts["course_id"], now)
 
     def decide(session):
-        session.enroll(str(uuid.uuid4()), observer_id, observer, now,
-                       certified=training.certified(observer_id,
-                                                    session.facts["course_id"], now))
+        session.enroll(str(uuid.uuid4()), observer_id, observer, now, certified=certified)
     # What the session would refuse is refused before any time is booked.
-    trial = load(log, Session, command["session_id"])
     _scoped(command, decide)(trial)
     trainee = execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.book(trial))
     try:

@@ -24,11 +24,12 @@ class Tally(Projection):
 
     @handles("VoteCounted")
     def counted(self, event):
+        totals, voters = self.collections
         return [
-            ("tally", UpdateOne({"_id": event.data["candidate"]},
-                                {"$inc": {"votes": event.data["votes"]}}, upsert=True)),
-            ("voters", UpdateOne({"_id": event.stream_id},
-                                 {"$set": {"last": event.data["candidate"]}}, upsert=True)),
+            (totals, UpdateOne({"_id": event.data["candidate"]},
+                               {"$inc": {"votes": event.data["votes"]}}, upsert=True)),
+            (voters, UpdateOne({"_id": event.stream_id},
+                               {"$set": {"last": event.data["candidate"]}}, upsert=True)),
         ]
 
 
@@ -109,27 +110,40 @@ def test_a_redelivered_event_changes_a_projection_once(store, db, amqp_uri):
     assert tally(db) == {"c0": 0} and db["voters"].count_documents({}) == 1
 
 
+class Audit(Tally):
+    """A second read model of the same events, kept apart from the tally."""
+
+    name = "audit"
+    collections = ("audit", "audited")
+
+
 def test_a_subscriber_applies_each_event_once_however_often_it_comes(store, db,
                                                                    amqp_uri):
     count_votes(store, 6)
     envelopes = [to_envelope("inboxtest", e) for e in store.read_all(0)]
-    subscriber = Subscriber(db, Tally(), {"inboxtest": ["VoteCounted"]}, amqp_uri,
-                            batch_size=4)
-    subscriber.declare()
+    # Two read models of one service take the same events, each all of them.
+    subscribers = [Subscriber(db, projection, {"inboxtest": ["VoteCounted"]}, amqp_uri,
+                              batch_size=4) for projection in (Tally(), Audit())]
+    for subscriber in subscribers:
+        subscriber.declare()
     publisher = AmqpPublisher(amqp_uri, "inboxtest")
     # Redelivered within one batch and across batches.
     publisher.publish(envelopes[:3] + envelopes[:3] + envelopes[2:] + envelopes[-1:])
     publisher.close()
     stopping = []
-    worker = threading.Thread(target=subscriber.run, args=(lambda: bool(stopping),))
-    worker.start()
+    workers = [threading.Thread(target=s.run, args=(lambda: bool(stopping),))
+               for s in subscribers]
+    for worker in workers:
+        worker.start()
     deadline = time.monotonic() + 10
-    while tally(db) != expected(6) and time.monotonic() < deadline:
+    while ((tally(db), tally(db, "audit")) != (expected(6),) * 2
+           and time.monotonic() < deadline):
         time.sleep(0.05)
     stopping.append(True)
-    worker.join()
-    assert tally(db) == expected(6)
-    assert db["inbox"].count_documents({}) == 6
+    for worker in workers:
+        worker.join()
+    assert tally(db) == tally(db, "audit") == expected(6)
+    assert db["inbox"].count_documents({}) == 12
 
 
 def test_a_rebuilt_projection_equals_the_live_one(store, db):

@@ -4,9 +4,11 @@ deployment's events."""
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from services.reporting.service import ReportingService
+from services.reporting.projections import Forms, Incidents, Reports, Results, Turnouts
 from shared import config
+from shared.eventstore import EventStore
 from shared.mongo import connect
+from shared.projections import ProjectionRunner
 from tests.service.conftest import eventually
 from tests.service.deployment_world import announce
 
@@ -34,9 +36,7 @@ INCIDENT = {"name": "Incident", "kind": "incident", "sms_prefix": "OP",
 
 
 @pytest.fixture
-def reporting(container_factory, service_config):
-    container = container_factory(ReportingService, service_config)
-    container.start()
+def reporting(reporting_service, service_config):
     with ServiceRpcProxy("reporting", service_config) as rpc:
         yield rpc
 
@@ -113,6 +113,7 @@ def test_a_published_form_is_versioned_and_found_by_its_prefix(reporting, field,
     assert found["questions"][1]["range"] == {"min": 0, "max": 5000}
     assert reporting.form_by_prefix("OP", True)["kind"] == "incident"
     assert reporting.form_by_prefix("ZZ", False) is None
+    assert reporting.form_by_prefix(None, False) is None
     taken = reporting.publish_form({**OPENING, "name": "Another"})
     assert [e["code"] for e in taken["errors"]] == ["SMS_PREFIX_TAKEN"]
     assert eventually(lambda: {f["name"] for f in reporting.forms()} == {
@@ -350,3 +351,36 @@ def test_a_burst_is_answered_submission_by_submission(reporting, field, reportin
                                       "channel": "sms", "answers": {"AA": "0"}}],
                                     ["k1"])[0]["data"]["changed"] is True
     assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 2
+
+
+def test_each_projection_rebuilt_from_the_log_equals_the_live_one(reporting, field,
+                                                                  reporting_db):
+    submit(reporting, {"AA": "1", "AB": "900"})
+    submit(reporting, {"AA": "0", "AB": "900"}, observer_id="o-2")
+    reporting.override_master_value({"form_id": field["opening"]["form_id"],
+                                     "station_code": "1001", "tag": "AA", "value": 1,
+                                     "reason": "checked by phone"})
+    incident = reporting.report_incident({
+        "observer_id": "o-1", "category": "other", "severity": "low",
+        "description": "queue outside", "occurred_at": "2026-03-01T08:00:00+06:00"})
+    reporting.move_incident({"incident_id": incident["data"]["id"], "status": "rejected",
+                             "reason": "not a violation"})
+    reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "10:00", "voters": 90})
+    reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "10:00", "voters": 95})
+    for boxes in (300, 310):
+        reporting.submit_protocol({"observer_id": "o-2", "votes": {"A": 200, "B": 100},
+                                   "invalid_ballots": 10, "ballots_in_boxes": boxes,
+                                   "ballots_issued": 400})
+    store = EventStore(reporting_db)
+    last = store.last_position()
+    for projection in (Forms, Reports, Incidents, Turnouts, Results):
+        runner = ProjectionRunner(store, projection())
+        assert eventually(lambda: runner.checkpoint == last)
+
+        def contents():
+            return {c: sorted(reporting_db[c].find(), key=lambda d: str(d["_id"]))
+                    for c in projection.collections}
+        live = contents()
+        runner.rebuild()
+        assert contents() == live, projection.name
+    store.close()

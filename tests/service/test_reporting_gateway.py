@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from services.reporting.service import ReportingService
 from tests.service.conftest import eventually
 from tests.service.test_reporting import reporting_db  # noqa: F401 a fixture
 from tests.service.test_reporting import OPENING, assign, observer, station
@@ -35,8 +34,7 @@ RESULTS = """query($region: String) { results(region: $region) { stations flagge
 
 
 @pytest.fixture
-def day(container_factory, service_config, gateway, reporting_db, amqp_uri):  # noqa: F811
-    container_factory(ReportingService, service_config).start()
+def day(gateway, reporting_db, amqp_uri):  # noqa: F811
     station(amqp_uri, "1001")
     station(amqp_uri, "2001", "KG-Y", "Y-01")
     for observer_id in ("o-1", "o-2"):
