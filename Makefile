@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOADTEST_VENV := loadtests/.venv
 
-.PHONY: run test bench token rebuild setup broker loadtest clean
+.PHONY: run test bench token rebuild setup broker loadtest clean catalog partner
 
 run: setup
 	exec $(PY) -m deploy.launcher
@@ -24,12 +24,22 @@ bench: setup
 	$(PY) -m bench.deployment; deployment=$$?; \
 	$(PY) -m bench.reporting; reporting=$$?; \
 	$(PY) -m bench.hotline; hotline=$$?; \
-	exit $$(( foundation || registry || training || deployment || reporting || hotline ))
+	$(PY) -m bench.partners; partners=$$?; \
+	exit $$(( foundation || registry || training || deployment || reporting || hotline || partners ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup
 	@$(PY) -m deploy.token $(ROLE) $(if $(REGION),--region $(REGION)) \
 		$(if $(OBSERVER),--observer $(OBSERVER)) $(if $(REGIONS),--regions $(REGIONS))
+
+# The AsyncAPI catalog (docs/asyncapi.json) and its page (docs/events.md), from the code.
+catalog: setup
+	$(PY) -m services.partners.asyncapi
+
+# make partner NAME=kg-c-hq REGIONS=KG-C,KG-Y SCOPE=reporting,hotline   (DELETE=1 removes)
+partner: setup
+	@$(PY) -m services.partners.admin $(NAME) --regions "$(REGIONS)" --services "$(SCOPE)" \
+		$(if $(DELETE),--delete)
 
 # make rebuild SERVICE=registry [PROJECTION=observers]
 rebuild: setup

@@ -61,8 +61,39 @@ def create_vhost(name, base_uri=None):
 
 def delete_vhost(name, base_uri=None):
     """Delete vhost `name` with its queues and exchanges; a missing vhost is fine."""
+    _delete(f"/api/vhosts/{quote(name, safe='')}", base_uri)
+
+
+def vhost_of(uri):
+    """The vhost an AMQP URI points at ("/" when it names none)."""
+    return unquote(urlsplit(uri).path[1:]) or "/"
+
+
+def put_user(name, password, base_uri=None):
+    """Create (or re-password) a broker user with no tags: it cannot use the API."""
+    _api("PUT", f"/api/users/{quote(name, safe='')}", base_uri,
+         {"password": password, "tags": ""})
+
+
+def delete_user(name, base_uri=None):
+    """Delete user `name` with its permissions; a missing user is fine."""
+    _delete(f"/api/users/{quote(name, safe='')}", base_uri)
+
+
+def set_permissions(vhost, user, configure, write, read, base_uri=None):
+    _api("PUT", f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+         base_uri, {"configure": configure, "write": write, "read": read})
+
+
+def set_topic_permissions(vhost, user, exchange, write, read, base_uri=None):
+    """Routing keys `user` may publish with (write) and bind with (read) on `exchange`."""
+    _api("PUT", f"/api/topic-permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+         base_uri, {"exchange": exchange, "write": write, "read": read})
+
+
+def _delete(path, base_uri):
     try:
-        _api("DELETE", f"/api/vhosts/{quote(name, safe='')}", base_uri)
+        _api("DELETE", path, base_uri)
     except urllib.error.HTTPError as exc:
         if exc.code != 404:
             raise

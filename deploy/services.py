@@ -12,5 +12,7 @@ SERVICES = [
     ("reporting-jobs", "jobs", "services.reporting.service:ReportingService"),
     ("hotline", "serve", "services.hotline.service:HotlineService"),
     ("hotline-jobs", "jobs", "services.hotline.service:HotlineService"),
+    ("partners", "serve", "services.partners.service:PartnersService"),
+    ("partners-jobs", "jobs", "services.partners.service:PartnersService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]

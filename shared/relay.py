@@ -12,6 +12,7 @@ import time
 import amqp
 from kombu import Connection, Exchange
 
+from shared import catalog
 from shared.envelope import exchange_name, to_envelope
 from shared.lease import Lease
 
@@ -27,12 +28,24 @@ def event_exchange(service):
                     delivery_mode=PERSISTENT)
 
 
+def partner_exchange():
+    return Exchange(catalog.PARTNER_EXCHANGE, type="topic", durable=True,
+                    delivery_mode=PERSISTENT)
+
+
 class AmqpPublisher:
-    """Publishes envelopes to `<service>.events`, a batch per AMQP transaction."""
+    """Publishes envelopes to `<service>.events`, a batch per AMQP transaction, and
+    a second copy of the partner events to `partners.events` keyed by region.
+
+    A separate exchange rather than region-bearing keys on ours: every internal
+    binding (nameko handlers, subscribers) keeps its exact event-type key, and only
+    the few partner event types pay a second publish, never a registry import."""
 
     def __init__(self, amqp_uri, service):
         self.amqp_uri = amqp_uri
+        self.service = service
         self.exchange = event_exchange(service)
+        self.partner_events = catalog.partner_events(service)
         self._connection = None
         self._channel = None
 
@@ -47,17 +60,22 @@ class AmqpPublisher:
         # py-amqp directly: kombu's Producer costs as much again per message here.
         channel = self._ensure_channel()
         for envelope in envelopes:
-            channel.basic_publish(
-                amqp.Message(
-                    json.dumps(envelope), content_type="application/json",
-                    content_encoding="utf-8", delivery_mode=PERSISTENT,
-                    message_id=envelope["id"],
-                    # Read by nameko handlers as context data: what they do in turn
-                    # is recorded as caused by this event, in the same correlation.
-                    application_headers={
-                        "nameko.correlation_id": envelope["correlationid"] or "",
-                        "nameko.causation_id": envelope["id"]}),
-                exchange=self.exchange.name, routing_key=envelope["type"])
+            message = amqp.Message(
+                json.dumps(envelope), content_type="application/json",
+                content_encoding="utf-8", delivery_mode=PERSISTENT,
+                message_id=envelope["id"],
+                # Read by nameko handlers as context data: what they do in turn
+                # is recorded as caused by this event, in the same correlation.
+                application_headers={
+                    "nameko.correlation_id": envelope["correlationid"] or "",
+                    "nameko.causation_id": envelope["id"]})
+            channel.basic_publish(message, exchange=self.exchange.name,
+                                  routing_key=envelope["type"])
+            if envelope["type"] in self.partner_events:
+                channel.basic_publish(
+                    message, exchange=catalog.PARTNER_EXCHANGE,
+                    routing_key=catalog.partner_routing_key(
+                        self.service, envelope["type"], envelope["data"].get("region")))
         channel.tx_commit()
 
     def _ensure_channel(self):
@@ -66,6 +84,7 @@ class AmqpPublisher:
             channel = self._connection.channel()
             channel.tx_select()
             self.exchange(channel).declare()
+            partner_exchange()(channel).declare()
             self._channel = channel
         return self._channel
 

@@ -59,6 +59,8 @@ class ConfigureElection(Schema):
 # What partners receive as each event's data (schema version 1).
 EVENTS = {cls.__name__: event_schema(cls) for aggregate in (
     StationDeployment, CoveragePlan, Election) for cls in aggregate.events}
+# What regional partners may receive (each carries `region`): see shared/catalog.py.
+PARTNER_EVENTS = ("ObserverAssigned", "ObserverCheckedIn", "ObserverNoShow")
 
 
 class AssignmentView(Schema):

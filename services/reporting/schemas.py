@@ -165,3 +165,6 @@ class FormView(Schema):
 EVENTS = {cls.__name__: event_schema(cls) for aggregate in (
     Form, StationReport, Incident, Turnout, TurnoutPlan, Protocol, PvtSample)
     for cls in aggregate.events}
+# What regional partners may receive (each carries `region`): see shared/catalog.py.
+PARTNER_EVENTS = ("ReportSubmitted", "MasterValueOverridden", "IncidentReported",
+                  "IncidentStatusChanged", "TurnoutReported", "ProtocolSubmitted")

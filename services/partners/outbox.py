@@ -1,0 +1,36 @@
+"""Writes messages straight into a named queue (the default exchange), a batch per
+AMQP transaction: once tx.commit returns the broker holds every message of it."""
+import json
+
+import amqp
+from kombu import Connection
+
+from shared.relay import PERSISTENT
+
+
+class QueueWriter:
+    def __init__(self, amqp_uri):
+        self.connection = Connection(amqp_uri, heartbeat=0)
+        self.channel = self.connection.channel()
+        self.channel.tx_select()
+
+    def send(self, queue, bodies, headers=None):
+        """`bodies`: dicts, or JSON text already encoded."""
+        # py-amqp directly, as the relay does: kombu's Producer doubles the cost.
+        for body in bodies:
+            self.channel.basic_publish(
+                amqp.Message(body if isinstance(body, str) else json.dumps(body, default=str),
+                             content_type="application/json",
+                             content_encoding="utf-8", delivery_mode=PERSISTENT,
+                             application_headers=headers or {}),
+                exchange="", routing_key=queue)
+        self.channel.tx_commit()
+
+    def close(self):
+        self.connection.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

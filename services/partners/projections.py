@@ -1,0 +1,41 @@
+"""Partners' read models, fed by a Subscriber: the archive of partner events (what
+replay sends again) and where each polling station lies (to check a report's region)."""
+import json
+
+from pymongo import ASCENDING, IndexModel, UpdateOne
+
+from shared import catalog
+from shared.envelope import to_envelope
+from shared.projections import Projection
+
+STATION_EVENTS = ("PollingStationRegistered",)
+
+
+def feed_sources():
+    """{service: event types} the feed takes: every service's partner events."""
+    sources = {service: set(catalog.partner_events(service))
+               for service in catalog.service_names()}
+    sources.setdefault("registry", set()).update(STATION_EVENTS)
+    return {service: tuple(sorted(types)) for service, types in sources.items() if types}
+
+
+class PartnerFeed(Projection):
+    name = "partner_feed"
+    collections = ("archive", "stations")
+
+    def indexes(self):
+        return {"archive": [IndexModel([("service", ASCENDING), ("position", ASCENDING)]),
+                            IndexModel([("time", ASCENDING), ("position", ASCENDING)])]}
+
+    def writes(self, event):
+        if event.type in STATION_EVENTS:
+            return [("stations", UpdateOne(
+                {"_id": event.data["code"]},
+                {"$set": {"region": event.data["region"]}}, upsert=True))]
+        service = event.metadata["source"].removeprefix("nazar/")
+        # Upsert by event id: the relay publishes at least once. The body is kept as
+        # published (JSON), so replay sends it without decoding or encoding it again.
+        return [("archive", UpdateOne({"_id": event.id}, {"$setOnInsert": {
+            "service": service, "position": event.position, "type": event.type,
+            "region": event.data.get("region"), "time": event.metadata["occurred_at"],
+            "body": json.dumps(to_envelope(service, event))}}, upsert=True))]

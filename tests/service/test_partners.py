@@ -1,0 +1,275 @@
+"""Partners against the real broker and mongod: each partner's own RabbitMQ user gets
+exactly its regions' events, is refused everything else, and what it publishes lands or
+is dead-lettered with the reason; replay sends the archive again in order."""
+import uuid
+from datetime import datetime, timezone
+
+import amqp
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from partner_client import PartnerClient
+from services.partners import access, admin, asyncapi, domain
+from services.partners.admin import partner_uri
+from services.partners.service import PartnersService
+from services.reporting.service import ReportingService
+from shared import catalog
+from shared.envelope import to_envelope
+from shared.eventstore import ANY, EventStore, NewEvent, RecordedEvent
+from shared.mongo import connect, service_database
+from shared.relay import AmqpPublisher, Relay
+from tests.service.conftest import eventually
+from tests.service.test_reporting import OPENING, assign, observer, station
+
+STATIONS = {"1001": "KG-C", "2001": "KG-Y"}
+
+
+@pytest.fixture
+def partners(container_factory, service_config):
+    container = container_factory(PartnersService, service_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def databases(platform_env, mongo_uri):
+    client = connect(mongo_uri)
+    yield {name: service_database(client, name)
+           for name in ("partners", "registry", "deployment", "reporting")}
+    client.close()
+
+
+def publish_events(db, amqp_uri, service, stream_events):
+    """Appends to `service`'s log and relays it, as the service would."""
+    store = EventStore(db)
+    store.ensure_indexes()
+    for stream_id, events in stream_events:
+        store.append(stream_id, ANY, events, metadata={"actor": "test"})
+    relay = Relay(service, store, AmqpPublisher(amqp_uri, service))
+    while relay.run_once():
+        pass
+    relay.publisher.close()
+    store.close()
+
+
+def assigned(region, n=0):
+    station = next(code for code, r in STATIONS.items() if r == region)
+    return NewEvent("ObserverAssigned", {
+        "assignment_id": f"a-{region}-{n}", "observer_id": f"o-{n}",
+        "station_code": station, "region": region, "district": "d", "role": "observer",
+        "shift": "full"})
+
+
+@pytest.fixture
+def territory(partners, databases, amqp_uri):
+    publish_events(databases["registry"], amqp_uri, "registry", [
+        (f"station-{code}", [NewEvent("PollingStationRegistered", {
+            "code": code, "number": int(code), "names": {"ru": code}, "address": "a",
+            "district": "d", "region": region, "registered_voters": 100})])
+        for code, region in STATIONS.items()])
+    assert eventually(lambda: databases["partners"]["stations"].count_documents({}) == 2)
+
+
+@pytest.fixture
+def make_partner(partners, databases, amqp_uri):
+    """Creates partners with their own broker users; deletes the users afterwards."""
+    created = []
+
+    def make(region, services=("deployment",)):
+        name = f"p{uuid.uuid4().hex[:8]}"
+        agreement = domain.Agreement(name, (region,), tuple(services))
+        password = access.create_partner(databases["partners"], agreement, amqp_uri)
+        created.append(name)
+        return PartnerClient(partner_uri(amqp_uri, name, password))
+
+    yield make
+    for name in created:
+        access.delete_partner(databases["partners"], name, amqp_uri)
+
+
+def drain(client, suffix, timeout=2, count=None):
+    """The messages on the partner's queue until `count` came or `timeout` s of quiet."""
+    got = []
+    for message in client.events(suffix, timeout=timeout):
+        got.append(message)
+        if len(got) == count:
+            break
+    return got
+
+
+@pytest.fixture
+def reporting(container_factory, service_config, databases, amqp_uri):
+    """Reporting with stations 1001 (KG-C) and 2001 (KG-Y), observer o-1 assigned to
+    1001 and o-2 to 2001, and the Opening checklist (prefix OP) published."""
+    container = container_factory(ReportingService, service_config)
+    container.start()
+    station(amqp_uri, "1001")
+    station(amqp_uri, "2001", "KG-Y", "Y-01")
+    observer(amqp_uri, "o-1")
+    observer(amqp_uri, "o-2", "KG-Y", "Y-01")
+    assign(amqp_uri, "o-1", "1001")
+    assign(amqp_uri, "o-2", "2001", region="KG-Y", district="Y-01")
+    reporting_db = databases["reporting"]
+    assert eventually(lambda: reporting_db["assignments"].count_documents({}) == 2
+                      and databases["partners"]["stations"].count_documents({}) == 2)
+    with ServiceRpcProxy("reporting", service_config) as rpc:
+        assert rpc.publish_form(OPENING)["ok"]
+
+
+def test_partners_of_two_regions_exchange_reports_end_to_end(make_partner, reporting):
+    north = make_partner("KG-C", ("reporting",))
+    south = make_partner("KG-Y", ("reporting",))
+    for partner, region in ((north, "KG-C"), (south, "KG-Y")):
+        partner.subscribe("feed", [("reporting", region, "*")])
+    checklist = {"sms_prefix": "OP", "answers": {"AA": "1", "AB": "500", "AD": "135"}}
+    north.publish_report({**checklist, "observer_id": "o-1", "station_code": "1001"},
+                         message_id="n-1")
+    north.publish_report({**checklist, "observer_id": "o-404", "station_code": "1001"},
+                         message_id="n-2")
+    south.publish_report({**checklist, "observer_id": "o-2", "station_code": "2001"},
+                         message_id="s-1")
+    south.publish_report({"observer_id": "o-2", "station_code": "2001"}, message_id="s-2")
+
+    for partner, landed, dead, reason, region in (
+            (north, "n-1", "n-2", "UNKNOWN_OBSERVER", "KG-C"),
+            (south, "s-1", "s-2", "VALIDATION", "KG-Y")):
+        [receipt] = drain(partner, "receipts", timeout=10, count=1)
+        assert (receipt["message_id"], receipt["status"]) == (landed, "accepted")
+        assert receipt["accepted"] == ["AA", "AB", "AD"]
+        [letter] = drain(partner, "dead", timeout=10, count=1)
+        assert (letter["message_id"], letter["reason"]) == (dead, reason)
+        events = drain(partner, "feed", timeout=3)
+        assert [e["type"] for e in events] == ["ReportSubmitted"]
+        assert {e["data"]["region"] for e in events} == {region}
+        assert events[0]["channel"] == f"partner:{partner.name}"
+        assert events[0]["data"]["submission_id"] == receipt["submission_id"]
+
+
+def test_each_partner_receives_exactly_its_regions_events(make_partner, databases, amqp_uri):
+    north, south = make_partner("KG-C"), make_partner("KG-Y")
+    north.subscribe("feed", [("deployment", "KG-C", "*")])
+    south.subscribe("feed", [("deployment", "KG-Y", "ObserverAssigned")])
+
+    publish_events(databases["deployment"], amqp_uri, "deployment", [
+        ("s-1", [assigned("KG-C", 1), assigned("KG-C", 2)]), ("s-2", [assigned("KG-Y", 3)])])
+
+    got_north, got_south = drain(north, "feed"), drain(south, "feed")
+    assert [e["data"]["assignment_id"] for e in got_north] == ["a-KG-C-1", "a-KG-C-2"]
+    assert [e["data"]["assignment_id"] for e in got_south] == ["a-KG-Y-3"]
+    assert all(e["schemaversion"] == 1 and e["source"] == "nazar/deployment"
+               for e in got_north + got_south)
+
+
+def refused(action):
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        action()
+
+
+def test_a_partner_cannot_reach_beyond_its_agreement(make_partner, amqp_uri):
+    north, south = make_partner("KG-C"), make_partner("KG-Y")
+    south.subscribe("feed", [("deployment", "KG-Y", "*")])
+    uri = north.connection.as_uri(include_password=True)
+
+    def fresh():
+        return PartnerClient(uri).channel
+
+    # Another region's events, any event bound by a wildcard region, our own exchanges.
+    refused(lambda: north.subscribe("feed", [("deployment", "KG-Y", "*")]))
+    refused(lambda: fresh().queue_bind("partner.x", catalog.PARTNER_EXCHANGE, "#"))
+    refused(lambda: PartnerClient(uri).subscribe(
+        "feed", [("deployment", "*", "ObserverAssigned")]))
+    channel = fresh()
+    channel.queue_declare(north.queue("raw"), durable=True)
+    refused(lambda: channel.queue_bind(north.queue("raw"), "deployment.events",
+                                       "ObserverAssigned"))
+    # Another partner's queues, dead letters included.
+    refused(lambda: fresh().basic_get(south.queue("feed")))
+    refused(lambda: fresh().basic_get(domain.dead_letter_queue(south.name)))
+    # Publishing anywhere but the inbound exchange as itself.
+    for exchange, routing_key in [("deployment.events", "ObserverAssigned"),
+                                  (catalog.PARTNER_EXCHANGE, "deployment.KG-C.X"),
+                                  ("", south.queue("feed")),
+                                  (domain.INBOUND_EXCHANGE, f"{south.name}.report")]:
+        channel = fresh()
+        channel.basic_publish(amqp.Message("{}"), exchange=exchange,
+                              routing_key=routing_key)
+        refused(lambda: channel.queue_declare(north.queue("feed"), passive=True))
+
+
+def test_invalid_reports_are_dead_lettered_with_the_reason(make_partner, territory,
+                                                           databases):
+    north = make_partner("KG-C")
+    report = {"observer_id": "o-1", "station_code": "1001", "form_id": "f-1",
+              "answers": {"A": "1"}}
+    north.publish_report({**report, "answers": None}, message_id="m-bad")
+    north.publish_report({**report, "source": "partner:someone-else"}, message_id="m-forged")
+    north.publish_report({**report, "station_code": "2001"}, message_id="m-region")
+    north.publish_report({**report, "station_code": "9999"}, message_id="m-station")
+    north.publish_report({**report, "answers": None}, message_id="m-bad")
+
+    dead = {}
+    for letter in drain(north, "dead", timeout=5):
+        dead.setdefault(letter["message_id"], []).append(letter["reason"])
+    assert dead == {"m-bad": ["VALIDATION", "DUPLICATE_MESSAGE"],
+                    "m-forged": ["FORGED_SOURCE"], "m-region": ["REGION_NOT_ALLOWED"],
+                    "m-station": ["UNKNOWN_STATION"]}
+    assert drain(north, "receipts", timeout=0.5) == []
+
+
+def test_replay_sends_the_scope_again_in_order(make_partner, partners, databases, amqp_uri):
+    north = make_partner("KG-C")
+    publish_events(databases["deployment"], amqp_uri, "deployment", [
+        (f"s-{n}", [assigned("KG-C" if n % 2 else "KG-Y", n)]) for n in range(20)])
+    archive = databases["partners"]["archive"]
+    assert eventually(lambda: archive.count_documents({}) == 20)
+
+    north.subscribe("replayed", [])
+    north.request_replay("replayed", after={"deployment": 0})
+    events = drain(north, "replayed", timeout=5)
+    assert [e["data"]["assignment_id"] for e in events] == [
+        f"a-KG-C-{n}" for n in range(1, 20, 2)]
+    positions = [e["position"] for e in events]
+    assert positions == sorted(positions)
+
+    north.request_replay("replayed", after={"deployment": positions[6]})
+    assert len(drain(north, "replayed", timeout=5)) == 3
+    north.request_replay("replayed", since=events[0]["time"])
+    assert len(drain(north, "replayed", timeout=5)) == 10
+
+
+def test_a_replay_onto_another_partners_queue_is_refused(make_partner):
+    north, south = make_partner("KG-C"), make_partner("KG-Y")
+    north._publish("replay", {"queue": south.queue("feed"), "after": {}})
+    reasons = [d["reason"] for d in drain(north, "dead", timeout=5)]
+    assert reasons == ["QUEUE_NOT_OWN"]
+
+
+def test_make_partner_creates_a_user_that_can_log_in_and_removes_it(
+        partners, capsys, amqp_uri):
+    name = f"p{uuid.uuid4().hex[:8]}"
+    assert admin.main([name, "--regions", "KG-C", "--services", "reporting"]) == 0
+    uri = capsys.readouterr().out.strip()
+    try:
+        with PartnerClient(uri) as client:
+            assert client.subscribe("feed", [("reporting", "KG-C", "*")])
+    finally:
+        assert admin.main([name, "--delete"]) == 0
+    with pytest.raises(amqp.exceptions.AccessRefused):
+        PartnerClient(uri)
+
+
+def test_make_partner_refuses_an_unknown_service_or_region(partners, capsys):
+    assert admin.main(["pbad", "--regions", "kg c", "--services", "nowhere"]) == 2
+    error = capsys.readouterr().err
+    assert "VALIDATION" in error and "nowhere" in error and "region" in error
+
+
+def test_the_catalog_matches_the_code():
+    for path, text in asyncapi.rendered().items():
+        assert path.read_text() == text, f"{path} drifted: run `make catalog`"
+
+
+def test_the_catalog_describes_the_envelope_as_published():
+    event = RecordedEvent("id", "s", 1, 1, "T", 1, {},
+                          {"occurred_at": datetime.now(timezone.utc)})
+    assert set(asyncapi.ENVELOPE) == set(to_envelope("svc", event))
