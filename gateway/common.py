@@ -107,9 +107,21 @@ def file_base64(input):
     return input.csv_base64 or base64.b64encode(input.csv.encode()).decode()
 
 
+def plain(value):
+    """Graphene input (enum members, nested input objects, lists) as plain data for a
+    service, without the fields left unset."""
+    if hasattr(value, "value") and not isinstance(value, (str, int)):
+        return value.value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def command_input(input):
     """A mutation's input as the service's command: given fields, snake_case."""
-    return {k: v for k, v in input.items() if k != "client_mutation_id" and v is not None}
+    return plain({k: v for k, v in input.items() if k != "client_mutation_id"})
 
 
 def run_command(info, payload_type, result_field, service, method, command, input,

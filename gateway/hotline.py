@@ -5,7 +5,7 @@ import graphene
 
 from gateway.access import COORDINATORS, allow, mask_phone, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
-                            run_command)
+                            plain, run_command)
 
 DESK = ("admin", "hotline_operator", *COORDINATORS)
 # Operators call citizens back; coordinators see the numbers masked.
@@ -148,11 +148,6 @@ class SmsMessageFilter(graphene.InputObjectType):
     first = graphene.Int()
 
 
-def _values(filter):
-    return {k: (v.value if hasattr(v, "value") else v)
-            for k, v in (filter or {}).items() if v is not None}
-
-
 class Query(graphene.ObjectType):
     appeals = graphene.List(graphene.NonNull(Appeal), required=True, filter=AppealFilter(),
                             description="newest first; a regional coordinator's region")
@@ -168,7 +163,7 @@ class Query(graphene.ObjectType):
     @staticmethod
     @allow(*DESK)
     def resolve_appeals(root, info, filter=None):
-        wanted = _values(filter)
+        wanted = plain(filter or {})
         viewer = info.context.viewer
         if viewer.role == "regional_coordinator":
             require_region(viewer, wanted.setdefault("region", viewer.region))
@@ -202,7 +197,7 @@ class Query(graphene.ObjectType):
     @staticmethod
     @allow("admin", "hotline_operator", "national_coordinator")
     def resolve_sms_messages(root, info, filter=None):
-        wanted = _values(filter)
+        wanted = plain(filter or {})
         wanted["first"] = page_size(wanted.get("first"))
         return info.context.call("hotline", "messages", wanted)
 
@@ -253,7 +248,7 @@ def _appeal_mutation(name, input_type, method, doc, viewer_field=None):
     """A workflow step on one appeal, within the viewer's region."""
     def mutate(root, info, input):
         viewer = info.context.viewer
-        command = _values(command_input(input))
+        command = command_input(input)
         command["within_region"] = region_scope(viewer)
         if viewer_field and not command.get(viewer_field):
             command[viewer_field] = viewer.subject
@@ -278,7 +273,7 @@ class OpenAppeal(graphene.Mutation):
     def mutate(root, info, input):
         viewer = info.context.viewer
         require_region(viewer, input.region)
-        command = _values(command_input(input))
+        command = command_input(input)
         command["opened_by"] = viewer.subject
         return run_command(info, AppealPayload, "appeal", "hotline", "open_appeal",
                            command, input)
@@ -321,7 +316,7 @@ class DefineFaq(graphene.Mutation):
     @allow("admin", "hotline_operator", "national_coordinator")
     def mutate(root, info, input):
         return run_command(info, FaqPayload, "faq", "hotline", "define_faq",
-                           _values(command_input(input)), input)
+                           command_input(input), input)
 
 
 class BroadcastSmsInput(ClientMutationId, graphene.InputObjectType):
@@ -355,7 +350,7 @@ class BroadcastSms(graphene.Mutation):
     @allow(*COORDINATORS, "hotline_operator")
     def mutate(root, info, input):
         viewer = info.context.viewer
-        wanted = _values(command_input(input))
+        wanted = command_input(input)
         text = wanted.pop("text")
         if viewer.role == "regional_coordinator":
             require_region(viewer, wanted.setdefault("region", viewer.region))

@@ -7,7 +7,7 @@ from gateway.access import (COORDINATORS, EVERYONE, allow, mask_phone, phone_vie
                             region_scope, require_region)
 from gateway.common import (ClientMutationId, FileInput, Payload, Timestamp, command_input,
                             connection, connection_type, file_base64, key_from_cursor,
-                            page_size, run_command, selects)
+                            page_size, plain, run_command, selects)
 from gateway.errors import BAD_USER_INPUT, GatewayError
 
 IMPORT_TIMEOUT = 600.0
@@ -384,9 +384,7 @@ class Query(graphene.ObjectType):
     @allow(*COORDINATORS, "hotline_operator")
     def resolve_observers(root, info, filter=None, first=None, after=None):
         viewer = info.context.viewer
-        # graphene 3 hands enum inputs (status) over as enum members
-        wanted = {k: (v.value if hasattr(v, "value") else v)
-                  for k, v in (filter or {}).items() if v is not None}
+        wanted = plain(filter or {})
         if viewer.role == "regional_coordinator":
             require_region(viewer, wanted.setdefault("region", viewer.region))
         page = info.context.call("registry", "observers_page", wanted,

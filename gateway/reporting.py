@@ -280,17 +280,6 @@ class PublishFormInput(ClientMutationId, graphene.InputObjectType):
     control_relations = graphene.List(graphene.NonNull(ControlRelationInput))
 
 
-def _plain(value):
-    """Graphene inputs (enums, nested input objects) as plain data for the service."""
-    if hasattr(value, "value") and not isinstance(value, (str, int)):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 class FormPayload(Payload, graphene.ObjectType):
     form = graphene.Field(Form)
 
@@ -305,7 +294,7 @@ class PublishForm(graphene.Mutation):
     @allow(*NATIONAL)
     def mutate(root, info, input):
         return run_command(info, FormPayload, "form", "reporting", "publish_form",
-                           _plain(command_input(input)), input)
+                           command_input(input), input)
 
 
 def _reporter(info, observer_id):
@@ -423,7 +412,7 @@ class VerifyIncident(graphene.Mutation):
     @staticmethod
     @allow(*COORDINATORS)
     def mutate(root, info, input):
-        command = {**_plain(command_input(input)),
+        command = {**command_input(input),
                    "within_region": region_scope(info.context.viewer)}
         return run_command(info, IncidentPayload, "incident", "reporting",
                            "move_incident", command, input)

@@ -4,7 +4,7 @@ import graphene
 
 from gateway.access import COORDINATORS, EVERYONE, allow, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
-                            run_command)
+                            plain, run_command)
 
 NATIONAL = ("admin", "national_coordinator")
 STAFF = (*COORDINATORS, "trainer")
@@ -191,11 +191,8 @@ class DefineCourse(graphene.Mutation):
     @staticmethod
     @allow(*NATIONAL)
     def mutate(root, info, input):
-        command = command_input(input)
-        command["roles"] = [r.value for r in input.roles]
-        command["modules"] = [command_input(m) for m in input.modules]
         return run_command(info, CoursePayload, "course", "training", "define_course",
-                           command, input)
+                           command_input(input), input)
 
 
 class ScheduleSessionInput(ClientMutationId, graphene.InputObjectType):
@@ -228,7 +225,7 @@ class ScheduleSession(graphene.Mutation):
         viewer = info.context.viewer
         require_region(viewer, input.region)
         command = command_input(input)
-        command.update(format=input.format.value, starts_at=input.starts_at.isoformat(),
+        command.update(starts_at=input.starts_at.isoformat(),
                        ends_at=input.ends_at.isoformat())
         if viewer.role == "trainer" or not input.trainer:
             command["trainer"] = viewer.subject
@@ -476,8 +473,7 @@ class Query(graphene.ObjectType):
     @allow(*STAFF, "observer")
     def resolve_sessions(root, info, filter=None):
         viewer = info.context.viewer
-        wanted = {k: (v.value if hasattr(v, "value") else v)
-                  for k, v in (filter or {}).items() if v is not None}
+        wanted = plain(filter or {})
         if viewer.role == "regional_coordinator":
             require_region(viewer, wanted.setdefault("region", viewer.region))
         if viewer.role == "trainer":
