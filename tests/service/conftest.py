@@ -29,11 +29,16 @@ def eventually(check, timeout=10.0):
         time.sleep(0.05)
 
 
-@pytest.fixture
-def registry(container_factory, service_config):
-    container = container_factory(RegistryService, service_config)
+def started(container_factory, service, config):
+    """A running nameko container of `service`."""
+    container = container_factory(service, config)
     container.start()
     return container
+
+
+@pytest.fixture
+def registry(container_factory, service_config):
+    return started(container_factory, RegistryService, service_config)
 
 
 TERRITORY = """region_code,region_name,district_code,district_name,station_code,station_number,station_name,address,registered_voters
@@ -54,11 +59,37 @@ def territory(registry, service_config):
 
 
 @pytest.fixture
-def registry_events(platform_env, mongo_uri):
-    """The registry's event log, to check what was (not) appended."""
+def service_database(platform_env, mongo_uri):
+    """service name -> its database, to look at what the containers wrote."""
     client = connect(mongo_uri)
-    yield client[config.database_name("registry")]["events"]
+    yield lambda service: client[config.database_name(service)]
     client.close()
+
+
+@pytest.fixture
+def registry_events(service_database):
+    """The registry's event log, to check what was (not) appended."""
+    return service_database("registry")["events"]
+
+
+@pytest.fixture
+def training_db(service_database):
+    return service_database("training")
+
+
+@pytest.fixture
+def deployment_db(service_database):
+    return service_database("deployment")
+
+
+@pytest.fixture
+def reporting_db(service_database):
+    return service_database("reporting")
+
+
+@pytest.fixture
+def hotline_db(service_database):
+    return service_database("hotline")
 
 
 class GraphQL:
@@ -83,37 +114,40 @@ class GraphQL:
 
 @pytest.fixture
 def training(container_factory, service_config):
-    container = container_factory(TrainingService, service_config)
-    container.start()
-    return container
+    return started(container_factory, TrainingService, service_config)
 
 
 @pytest.fixture
 def deployment(container_factory, service_config):
-    container = container_factory(DeploymentService, service_config)
-    container.start()
-    return container
+    return started(container_factory, DeploymentService, service_config)
 
 
 @pytest.fixture
 def hotline(container_factory, service_config):
-    container = container_factory(HotlineService, service_config)
-    container.start()
-    return container
+    return started(container_factory, HotlineService, service_config)
 
 
 @pytest.fixture
 def reporting_service(container_factory, service_config):
-    container = container_factory(ReportingService, service_config)
-    container.start()
-    return container
+    return started(container_factory, ReportingService, service_config)
+
+
+@pytest.fixture
+def reporting(reporting_service, service_config):
+    """Reporting's RPC, as the hotline and partners call it."""
+    with ServiceRpcProxy("reporting", service_config) as rpc:
+        yield rpc
+
+
+def start_gateway(container_factory, service_config):
+    """Starts the gateway on a free port; returns its base URL."""
+    port = free_port()
+    started(container_factory, GatewayService,
+            {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def gateway(container_factory, service_config, registry, training, deployment,
             reporting_service, hotline):
-    port = free_port()
-    container = container_factory(
-        GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-    container.start()
-    return GraphQL(f"http://127.0.0.1:{port}/graphql")
+    return GraphQL(start_gateway(container_factory, service_config) + "/graphql")

@@ -6,10 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from shared import config
 from shared.envelope import to_envelope
 from shared.eventstore import RecordedEvent
-from shared.mongo import connect
 from shared.relay import AmqpPublisher
 from tests.service.conftest import eventually
 
@@ -61,13 +59,6 @@ class World:
             "observer_id": observer_id, "course_id": "basic",
             "certified_at": "2026-02-01T10:00:00+00:00",
             "expires_at": "2027-02-01T10:00:00+00:00", "roles": ["short_term"]})
-
-
-@pytest.fixture
-def deployment_db(platform_env, mongo_uri):
-    client = connect(mongo_uri)
-    yield client[config.database_name("deployment")]
-    client.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from tests.service.conftest import eventually
 from tests.service.deployment_world import (COVERAGE, assign, codes,  # noqa: F401
-                                            deployment_db, world)
+                                            world)
 
 PLAN = """mutation($input: SetCoveragePlanInput!) { setCoveragePlan(input: $input) {
   plan { region minimumObservers priorityStations } errors { code field message } } }"""

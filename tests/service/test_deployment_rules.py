@@ -5,7 +5,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.service.conftest import eventually
 from tests.service.deployment_world import (COVERAGE, WITHDRAW, announce, assign, codes,
-                                            deployment_db, world)  # noqa: F401 fixtures
+                                            world)  # noqa: F401 a fixture
 
 ELECTION = """mutation($input: ConfigureElectionInput!) { configureElection(input: $input) {
   election { observersPerOrganization observersPerStation } errors { code field } } }"""

@@ -6,15 +6,10 @@ import pytest
 import requests
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from deploy.platform import free_port
-from gateway.service import GatewayService
 from services.hotline.domain import RATE_LIMIT
-from shared import config
-from shared.mongo import connect
-from tests.service.conftest import eventually
+from tests.service.conftest import eventually, start_gateway
 from tests.service.deployment_world import announce
-from tests.service.test_reporting import (INCIDENT, OPENING, assign, reporting,  # noqa: F401
-                                          reporting_db, station)
+from tests.service.test_reporting import INCIDENT, OPENING, assign, station
 
 SECRET = "sms-webhook-secret-for-tests"
 PHONE = "+996555123456"
@@ -44,18 +39,7 @@ def webhook(monkeypatch, container_factory, service_config, hotline, reporting, 
             deployment):
     monkeypatch.setenv("SMS_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("SMS_OWN_NUMBER", "+996700000000")
-    port = free_port()
-    container = container_factory(
-        GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-    container.start()
-    return Webhook(f"http://127.0.0.1:{port}/sms/inbound")
-
-
-@pytest.fixture
-def hotline_db(platform_env, mongo_uri):
-    client = connect(mongo_uri)
-    yield client[config.database_name("hotline")]
-    client.close()
+    return Webhook(start_gateway(container_factory, service_config) + "/sms/inbound")
 
 
 @pytest.fixture

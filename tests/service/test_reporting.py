@@ -2,12 +2,9 @@
 every channel into observer copies, what reporting learns from the registry's and
 deployment's events."""
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.reporting.projections import Forms, Incidents, Reports, Results, Turnouts
-from shared import config
 from shared.eventstore import EventStore
-from shared.mongo import connect
 from shared.projections import ProjectionRunner
 from tests.service.conftest import eventually
 from tests.service.deployment_world import announce
@@ -33,19 +30,6 @@ INCIDENT = {"name": "Incident", "kind": "incident", "sms_prefix": "OP",
                 {"tag": "C", "text": "Category", "type": "single_choice", "required": True,
                  "options": [{"code": 1, "label": "ballot stuffing"},
                              {"code": 9, "label": "other"}]}]}]}
-
-
-@pytest.fixture
-def reporting(reporting_service, service_config):
-    with ServiceRpcProxy("reporting", service_config) as rpc:
-        yield rpc
-
-
-@pytest.fixture
-def reporting_db(platform_env, mongo_uri):
-    client = connect(mongo_uri)
-    yield client[config.database_name("reporting")]
-    client.close()
 
 
 def station(amqp_uri, code, region="KG-C", district="C-01", voters=1000):

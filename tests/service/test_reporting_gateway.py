@@ -5,7 +5,6 @@ import json
 import pytest
 
 from tests.service.conftest import eventually
-from tests.service.test_reporting import reporting_db  # noqa: F401 a fixture
 from tests.service.test_reporting import OPENING, assign, observer, station
 
 PUBLISH = """mutation($input: PublishFormInput!) { publishForm(input: $input) {

@@ -6,8 +6,6 @@ from itertools import count
 
 import pytest
 
-from shared import config
-from shared.mongo import connect
 from tests.service.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("territory")
@@ -51,13 +49,6 @@ STATS = """query($region: String) { trainingStats(region: $region) {
 ROSTER = """{ sessions { roster { observerId status attended score certified } } }"""
 SESSIONS = """query($filter: SessionFilter) { sessions(filter: $filter) {
   id region trainer seated waiting freeSeats } }"""
-
-
-@pytest.fixture
-def training_db(platform_env, mongo_uri):
-    client = connect(mongo_uri)
-    yield client[config.database_name("training")]
-    client.close()
 
 
 @pytest.fixture
