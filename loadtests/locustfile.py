@@ -1,66 +1,61 @@
-"""Load scenarios, driven only through the platform's public edge (GraphQL).
+"""Election-day load, driven only through the platform's public edge: GraphQL and the SMS
+webhook. loadtests/run.py picks the user classes: `Floor` alone for the floor run, the
+election-day profile for the real one.
 
-Foundation scenario: coordinators registering observers and reading them back. The
-election-day profile (checklists, turnout, incidents, SMS) comes with the services.
+Every report the platform accepts is remembered by its submission id (workers send
+theirs to the master with their stats); the master writes them to LOADTEST_ACCEPTED when
+it quits, with when the load started and stopped, for the reconciliation.
 """
+import json
 import os
-import uuid
+import time
 
-import requests
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, constant, events
+from locust.runners import WorkerRunner
 
-TOKEN = os.environ["NAZAR_TOKEN"]
-REGIONS = ["KG-B", "KG-C", "KG-GB", "KG-J", "KG-N", "KG-O", "KG-T", "KG-Y"]
-REGISTER = """mutation($input: RegisterObserverInput!) {
-  registerObserver(input: $input) { observer { id } errors { code message } } }"""
-READ = "query($id: ID!) { observer(id: $id) { id fullName region status } }"
-SEED = """mutation($input: ImportFileInput!) {
-  importPollingStations(input: $input) { errors { code message } } }"""
+from locust import task
+
+ACCEPTED = []  # submission ids accepted, in this process, since the last report
+
+
+@events.report_to_master.add_listener
+def send_accepted(client_id, data):
+    data["accepted"] = ACCEPTED[:]
+    ACCEPTED.clear()
+
+
+@events.worker_report.add_listener
+def gather_accepted(client_id, data):
+    ACCEPTED.extend(data.get("accepted", ()))
+
+
+LOAD = {}
 
 
 @events.test_start.add_listener
-def seed_regions(environment, **kwargs):
-    """Observers need their regions: import one station per region (idempotent)."""
-    rows = [f"{r},Region {r},{r}-01,District {r},LT-{r},1,School,Main street,1000"
-            for r in REGIONS]
-    csv = ("region_code,region_name,district_code,district_name,station_code,"
-           "station_number,station_name,address,registered_voters\n" + "\n".join(rows))
-    response = requests.post(f"{environment.host}/graphql", timeout=60,
-                             headers={"Authorization": f"Bearer {TOKEN}"},
-                             json={"query": SEED, "variables": {"input": {"csv": csv}}})
-    response.raise_for_status()
+def load_started(environment, **kwargs):
+    LOAD["started_at"] = time.time()
 
 
-class Coordinator(HttpUser):
-    wait_time = between(0.5, 2)
+@events.test_stop.add_listener
+def load_stopped(environment, **kwargs):
+    LOAD["stopped_at"] = time.time()
 
-    def on_start(self):
-        self.client.headers["Authorization"] = f"Bearer {TOKEN}"
-        self.registered = []
 
-    def graphql(self, name, query, variables):
-        with self.client.post("/graphql", name=name, catch_response=True,
-                              json={"query": query, "variables": variables}) as response:
-            body = response.json() if response.status_code == 200 else {}
-            payloads = (body.get("data") or {}).values()
-            refused = any(isinstance(p, dict) and p.get("errors") for p in payloads)
-            if response.status_code != 200 or body.get("errors") or refused:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
-                return None
-            return body["data"]
+@events.quitting.add_listener
+def write_accepted(environment, **kwargs):
+    if isinstance(environment.runner, WorkerRunner) or not os.environ.get(
+            "LOADTEST_ACCEPTED"):
+        return
+    with open(os.environ["LOADTEST_ACCEPTED"], "w") as out:
+        json.dump({**LOAD, "accepted": ACCEPTED}, out)
 
-    @task(3)
-    def register_observer(self):
-        n = uuid.uuid4().int % 10_000_000
-        data = self.graphql("registerObserver", REGISTER, {"input": {
-            "fullName": f"Load Observer {n}", "phones": [f"+99655{n:07d}"],
-            "region": REGIONS[n % len(REGIONS)],
-            "clientMutationId": str(uuid.uuid4())}})
-        payload = data and data["registerObserver"]
-        if payload and payload["observer"]:
-            self.registered.append(payload["observer"]["id"])
 
-    @task(1)
-    def read_observer(self):
-        if self.registered:
-            self.graphql("observer", READ, {"id": self.registered[-1]})
+class Floor(FastHttpUser):
+    """As fast as it answers, the cheapest request the gateway has: the floor."""
+
+    wait_time = constant(0)
+
+    @task
+    def ping(self):
+        self.client.get("/ping", name="floor: GET /ping")

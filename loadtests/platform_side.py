@@ -1,0 +1,141 @@
+"""The platform-side half of `make loadtest`, run in the platform's own .venv (eventlet,
+pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gevent):
+
+  python -m loadtests.platform_side serve       starts the platform as `make run` does on
+      the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
+      reused) and a RabbitMQ vhost of its own; prints one JSON line {url, mongo_uri,
+      prefix}; stops everything when its stdin closes.
+  python -m loadtests.platform_side tokens ROLE  one token per line for each scope (an
+      observer id, a region) read from stdin, signed with this platform's secret.
+  python -m loadtests.platform_side reconcile FILE  waits until reporting's read models
+      have caught up with its log and hold every report FILE lists as accepted, then
+      counts the accepted reports missing from them (lost) and those there more than
+      once (duplicated); prints the result as JSON.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import timedelta
+
+from deploy.broker import amqp_uri_for_vhost, create_vhost, ensure_rabbitmq
+from deploy.mongod import EmbeddedMongod
+from deploy.platform import running_platform
+from shared import auth, config
+from shared.eventstore import EventStore
+from shared.mongo import connect, service_database
+
+VHOST = "nazar-loadtest"
+CATCH_UP_TIMEOUT_S = 120
+# Where each kind of accepted report lands in reporting's read models, and what makes
+# two documents the same report.
+READ_MODELS = {"submission": ("copies", ("form_id", "observer_id", "station_code", "serial")),
+               "incident": ("incidents", None)}
+
+
+def prefix():
+    return os.environ.get("LOADTEST_DB_PREFIX", "loadtest_")
+
+
+def serve(args):
+    mongod = None
+    mongo_uri = os.environ.get("MONGO_URI")
+    if not mongo_uri:
+        mongod = EmbeddedMongod(config.VAR / "mongo", config.mongo_port())
+        mongo_uri = mongod.start()
+    ensure_rabbitmq(config.amqp_uri(), management=True)
+    create_vhost(VHOST)
+    try:
+        if args.fresh:
+            client = connect(mongo_uri)
+            for name in client.list_database_names():
+                if name.startswith(prefix()):
+                    client.drop_database(name)
+            client.close()
+        env = {"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix(),
+               "AMQP_URI": amqp_uri_for_vhost(config.amqp_uri(), VHOST),
+               "NAZAR_TOKEN_SECRET": config.token_secret()}
+        with running_platform(env) as platform:
+            print(json.dumps({"url": platform.url, "mongo_uri": mongo_uri,
+                              "prefix": prefix()}), flush=True)
+            sys.stdin.read()  # until run.py is done with us
+            platform.stop(timeout=30)
+    finally:
+        if mongod:
+            mongod.stop()
+
+
+def tokens(args):
+    claim = auth.SCOPE_CLAIM.get(args.role)
+    for scope in sys.stdin.read().split():
+        print(auth.mint(args.role, ttl=timedelta(hours=args.hours),
+                        subject=f"loadtest:{args.role}:{scope}", **{claim: scope}))
+
+
+def caught_up(db):
+    """Every projection of reporting's own log at its last position."""
+    last = EventStore(db).last_position()
+    return all(c["position"] >= last for c in db["checkpoints"].find(
+        {"_id": {"$regex": "^projection:"}}))
+
+
+def missing(db, accepted):
+    return {kind: sorted(set(ids) - {d["_id"] for d in db[READ_MODELS[kind][0]].find(
+        {"_id": {"$in": list(ids)}}, {"_id": 1})}) for kind, ids in accepted.items()}
+
+
+def duplicated(db):
+    """Read-model documents beyond the first with the same natural key."""
+    extra = 0
+    for collection, key in READ_MODELS.values():
+        if key:
+            extra += sum(group["n"] - 1 for group in db[collection].aggregate([
+                {"$group": {"_id": {k: f"${k}" for k in key}, "n": {"$sum": 1}}},
+                {"$match": {"n": {"$gt": 1}}}], allowDiskUse=True))
+    return extra
+
+
+def reconcile(args):
+    """`accepted` in FILE: {kind: [ids]}, with the load's stopped_at (epoch seconds)."""
+    run = json.loads(open(args.file).read())
+    accepted = run["accepted"]
+    client = connect(config.mongo_uri())
+    db = service_database(client, "reporting")
+    caught_up_after = None
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if caught_up(db) and not any(missing(db, accepted).values()):
+            caught_up_after = time.time() - run["stopped_at"]
+            break
+        time.sleep(0.1)
+    lost = missing(db, accepted)
+    print(json.dumps({
+        "accepted": {kind: len(ids) for kind, ids in accepted.items()},
+        "caught_up_after_s": caught_up_after,
+        "lost": sum(len(ids) for ids in lost.values()),
+        "lost_examples": {kind: ids[:5] for kind, ids in lost.items()},
+        "duplicated": duplicated(db)}))
+    client.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serving = commands.add_parser("serve")
+    serving.add_argument("--fresh", action="store_true",
+                         help="drop the load test's databases first (seed again)")
+    serving.set_defaults(run=serve)
+    minting = commands.add_parser("tokens")
+    minting.add_argument("role", choices=["observer", "regional_coordinator"])
+    minting.add_argument("--hours", type=float, default=12)
+    minting.set_defaults(run=tokens)
+    reconciling = commands.add_parser("reconcile")
+    reconciling.add_argument("file")
+    reconciling.set_defaults(run=reconcile)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

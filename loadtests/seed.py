@@ -1,0 +1,229 @@
+"""Seeds a country for the election-day load through the public GraphQL edge only:
+polling stations and observers by bulk import, the observers certified in seminars and
+deployed by autoDeploy. Every step first asks what is already there, so a second run
+against the same databases only reads (seconds instead of minutes). Answers the
+deployed observers (id, region, SMS code, phone) that the locust users act as."""
+import base64
+import csv
+import io
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+REGIONS = ["LT-B", "LT-C", "LT-GB", "LT-J", "LT-N", "LT-O", "LT-T", "LT-Y"]
+DISTRICTS_PER_REGION = 10
+MODULES = [{"code": "rights", "title": "Rights and duties of observers"},
+           {"code": "procedure", "title": "Election-day procedure"}]
+PAGE = 500
+CHUNK = 2000  # observers per attendance or assessment call
+
+
+class SeedingFailed(Exception):
+    pass
+
+
+class GraphQL:
+    """A coordinator's session; one per thread."""
+
+    def __init__(self, url, token):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def __call__(self, query, variables=None):
+        response = self.session.post(self.url, timeout=900,
+                                     json={"query": query, "variables": variables})
+        body = response.json()
+        if body.get("errors"):
+            raise SeedingFailed(f"GraphQL errors: {json.dumps(body['errors'])[:1000]}")
+        return body["data"]
+
+    def mutation(self, name, input_type, fields, input, accept=()):
+        """The payload; refusals other than the codes in `accept` stop the seeding."""
+        payload = self(f"""mutation($input: {input_type}!) {{ {name}(input: $input) {{
+            {fields} errors {{ code field message }} }} }}""", {"input": input})[name]
+        refused = [e for e in payload["errors"] if e["code"] not in accept]
+        if refused:
+            raise SeedingFailed(f"{name} refused: {json.dumps(refused)[:1000]}")
+        return payload
+
+
+def region_district(i):
+    region = REGIONS[i % len(REGIONS)]
+    return region, f"{region}-{(i // len(REGIONS)) % DISTRICTS_PER_REGION:02}"
+
+
+def stations_csv(count):
+    out = io.StringIO()
+    rows = csv.writer(out)
+    rows.writerow(["region_code", "region_name", "district_code", "district_name",
+                   "station_code", "station_number", "station_name", "address",
+                   "registered_voters"])
+    for i in range(count):
+        region, district = region_district(i)
+        rows.writerow([region, f"Region {region}", district, f"District {district}",
+                       f"LT{i:06}", i + 1, f"School {i}", f"Main street {i}",
+                       800 + i % 2000])
+    return out.getvalue()
+
+
+def observers_csv(count):
+    out = io.StringIO()
+    rows = csv.writer(out)
+    rows.writerow(["full_name", "phone", "region_code", "district_code"])
+    for i in range(count):
+        region, district = region_district(i)
+        rows.writerow([f"Observer {i}", phone(i), region, district])
+    return out.getvalue()
+
+
+def phone(i):
+    return f"+99670{i:07d}"
+
+
+def import_file(graphql, mutation, data):
+    payload = graphql.mutation(mutation, "ImportFileInput", "report { rows rejectedRows }",
+                               {"csvBase64": base64.b64encode(data.encode()).decode()})
+    return payload["report"]
+
+
+def regions(graphql):
+    return [r for r in graphql("{ regions { code stations districts { code } } }")["regions"]
+            if r["code"] in REGIONS]
+
+
+def count(graphql, status=None):
+    filter = {"status": status} if status else {}
+    return graphql("query($f: ObserverFilter) { observers(filter: $f, first: 1) { "
+                   "totalCount } }", {"f": filter})["observers"]["totalCount"]
+
+
+def observers(graphql, status=None):
+    """Every observer (of a status): id, region, smsCode, phone."""
+    found, after = [], None
+    while True:
+        page = graphql("""query($f: ObserverFilter, $after: String) {
+          observers(filter: $f, first: 500, after: $after) {
+            pageInfo { hasNextPage endCursor }
+            edges { node { id region status smsCode phones { number } } } } }""",
+                       {"f": {"status": status} if status else {}, "after": after}
+                       )["observers"]
+        found += [{"id": e["node"]["id"], "region": e["node"]["region"],
+                   "status": e["node"]["status"], "sms_code": e["node"]["smsCode"],
+                   "phone": e["node"]["phones"][0]["number"]} for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
+
+
+def wait_until(check, what, timeout=900, interval=2):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SeedingFailed(f"gave up waiting for {what}")
+        time.sleep(interval)
+
+
+def certify(graphql, url, token, todo, log):
+    """Enrolls the observers still to certify in one online seminar per region (today's,
+    found again by its idempotency key), records every module attended and a passing
+    score: ObserverCertified for each."""
+    day = datetime.now(timezone.utc).date().isoformat()
+    course = graphql.mutation("defineCourse", "DefineCourseInput", "course { id }", {
+        "title": "Election-day observers", "modules": MODULES, "passMark": 70,
+        "validityDays": 365, "roles": ["SHORT_TERM"],
+        "clientMutationId": "loadtest-course"})["course"]["id"]
+    starts = datetime.now(timezone.utc).replace(hour=23, minute=0, second=0, microsecond=0)
+    sessions = {}
+    for region in {o["region"] for o in todo}:
+        sessions[region] = graphql.mutation(
+            "scheduleSession", "ScheduleSessionInput", "session { id }", {
+                "courseId": course, "format": "ONLINE", "region": region,
+                "link": "https://meet.example.org/loadtest",
+                "startsAt": starts.isoformat(),
+                "endsAt": (starts + timedelta(hours=12)).isoformat(),
+                "capacity": 10_000, "trainer": "trainer:loadtest",
+                "clientMutationId": f"loadtest-session-{region}-{day}"})["session"]["id"]
+    log(f"enrolling {len(todo)} observers")
+
+    def enroll(batch):
+        client = GraphQL(url, token)
+        for observer in batch:
+            # Training learns of observers from the registry's events: wait for it.
+            for _ in range(300):
+                payload = client.mutation(
+                    "enrollObserver", "EnrollmentInput", "enrollment { id }",
+                    {"sessionId": sessions[observer["region"]],
+                     "observerId": observer["id"]},
+                    accept=("ALREADY_ENROLLED", "ALREADY_CERTIFIED", "UNKNOWN_OBSERVER"))
+                if not any(e["code"] == "UNKNOWN_OBSERVER" for e in payload["errors"]):
+                    break
+                time.sleep(1)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(enroll, [todo[i::8] for i in range(8)]))
+    for region, session in sessions.items():
+        ids = [o["id"] for o in todo if o["region"] == region]
+        log(f"attendance and scores for {len(ids)} observers of {region}")
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            for module in MODULES:
+                graphql.mutation("recordAttendance", "RecordAttendanceInput",
+                                 "attendance { recorded }", {
+                                     "sessionId": session, "module": module["code"],
+                                     "observerIds": chunk})
+            graphql.mutation("recordAssessment", "RecordAssessmentInput",
+                             "assessment { assessed }", {
+                                 "sessionId": session,
+                                 "scores": [{"observerId": o, "score": 90} for o in chunk]},
+                             accept=("ALREADY_CERTIFIED",))
+
+
+def deploy(graphql, expected, log):
+    """Two observers per station in every region, by autoDeploy, until every certified
+    observer is deployed (deployment hears of certifications through events)."""
+    # Observers of no organization: the per-organization limit does not bind them.
+    for region in REGIONS:
+        graphql.mutation("setCoveragePlan", "SetCoveragePlanInput", "plan { region }",
+                         {"region": region, "minimumObservers": 2})
+
+    def deployed_all():
+        for region in REGIONS:
+            graphql.mutation("autoDeploy", "AutoDeployInput",
+                             "deployment { proposedCount unfilledCount }",
+                             {"region": region, "apply": True})
+        deployed = count(graphql, "DEPLOYED")
+        log(f"{deployed} of {expected} observers deployed")
+        return deployed >= expected
+    wait_until(deployed_all, "every observer deployed", interval=5)
+
+
+def seed(url, token, stations, observer_count, log=print):
+    graphql = GraphQL(url, token)
+    started = time.monotonic()
+    if sum(r["stations"] for r in regions(graphql)) < stations:
+        log(f"importing {stations} polling stations")
+        import_file(graphql, "importPollingStations", stations_csv(stations))
+        # Observers name their districts: the registry's read model must know them.
+        wait_until(lambda: sum(len(r["districts"]) for r in regions(graphql))
+                   >= len(REGIONS) * DISTRICTS_PER_REGION, "the registry's districts")
+    if count(graphql) < observer_count:
+        log(f"importing {observer_count} observers")
+        report = import_file(graphql, "importObservers", observers_csv(observer_count))
+        log(f"  {report['rows'] - report['rejectedRows']} imported, "
+            f"{report['rejectedRows']} already there")
+        wait_until(lambda: count(graphql) >= observer_count, "the registry's observers")
+    ready = count(graphql, "DEPLOYED")
+    if ready < observer_count:
+        todo = [o for o in observers(graphql) if o["status"] in ("applicant", "in_training")]
+        if todo:
+            certify(graphql, url, token, todo, log)
+        wait_until(lambda: count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING") == 0,
+                   "the registry to show every observer certified")
+        deploy(graphql, observer_count, log)
+    country = {"observers": observers(graphql, "DEPLOYED"), "regions": REGIONS}
+    log(f"country ready: {len(country['observers'])} deployed observers "
+        f"({time.monotonic() - started:.0f} s)")
+    return country
