@@ -6,27 +6,29 @@ Every report the platform accepts is remembered by its submission id (workers se
 theirs to the master with their stats); the master writes them to LOADTEST_ACCEPTED when
 it quits, with when the load started and stopped, for the reconciliation.
 """
+import itertools
 import json
 import os
 import time
+from collections import defaultdict
 
-from locust import FastHttpUser, constant, events
+from locust import FastHttpUser, constant, events, task
 from locust.runners import WorkerRunner
 
-from locust import task
-
-ACCEPTED = []  # submission ids accepted, in this process, since the last report
+# {kind: [ids]} of reports accepted in this process (since the last report to master).
+ACCEPTED = defaultdict(list)
 
 
 @events.report_to_master.add_listener
 def send_accepted(client_id, data):
-    data["accepted"] = ACCEPTED[:]
+    data["accepted"] = dict(ACCEPTED)
     ACCEPTED.clear()
 
 
 @events.worker_report.add_listener
 def gather_accepted(client_id, data):
-    ACCEPTED.extend(data.get("accepted", ()))
+    for kind, ids in data.get("accepted", {}).items():
+        ACCEPTED[kind].extend(ids)
 
 
 LOAD = {}
@@ -59,3 +61,43 @@ class Floor(FastHttpUser):
     @task
     def ping(self):
         self.client.get("/ping", name="floor: GET /ping")
+
+
+def country():
+    with open(os.environ["LOADTEST_COUNTRY"]) as f:
+        return json.load(f)
+
+
+COUNTRY = country() if os.environ.get("LOADTEST_COUNTRY") else None
+_next_observer = itertools.count()
+
+
+def next_observer(environment):
+    """A deployed observer no other simulated user of any locust process acts as."""
+    runner = environment.runner
+    index, stride = (runner.worker_index, max(runner.worker_count, 1)) \
+        if isinstance(runner, WorkerRunner) else (0, 1)
+    observers = COUNTRY["observers"]
+    return observers[(index + stride * next(_next_observer)) % len(observers)]
+
+
+class Participant(FastHttpUser):
+    """Someone on the GraphQL edge with a token of their own."""
+
+    abstract = True
+    token = None
+
+    def graphql(self, name, query, variables, expected=()):
+        """The data; a failure when the answer is an error or a refusal whose code is
+        not in `expected` (deliberate bad input)."""
+        with self.client.post("/graphql", name=name, catch_response=True,
+                              headers={"Authorization": f"Bearer {self.token}"},
+                              json={"query": query, "variables": variables}) as response:
+            body = response.json() if response.status_code == 200 else {}
+            payloads = (body.get("data") or {}).values()
+            refused = [e["code"] for p in payloads if isinstance(p, dict)
+                       for e in p.get("errors") or () if e["code"] not in expected]
+            if response.status_code != 200 or body.get("errors") or refused:
+                response.failure(f"{response.status_code}: {response.text[:300]}")
+                return None
+            return body["data"]
