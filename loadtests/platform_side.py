@@ -4,7 +4,9 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
   python -m loadtests.platform_side serve       starts the platform as `make run` does on
       the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
       reused) and a RabbitMQ vhost of its own; prints one JSON line {url, mongo_uri,
-      prefix}; stops everything when its stdin closes.
+      prefix}; stops everything when its stdin closes. With --replay every service's
+      relay publishes its whole log again (consumers skip what they have seen), so
+      that a service added after the seeding learns the country from the events.
   python -m loadtests.platform_side tokens ROLE  one token per line for each scope (an
       observer id, a region) read from stdin, signed with this platform's secret.
   python -m loadtests.platform_side reconcile FILE  waits until reporting's read models
@@ -28,6 +30,7 @@ from shared.mongo import connect, service_database
 
 VHOST = "nazar-loadtest"
 CATCH_UP_TIMEOUT_S = 120
+REPLAY_AFTER_S = 10
 # Where each kind of accepted report lands in reporting's read models, and what makes
 # two documents the same report.
 READ_MODELS = {"submission": ("copies", ("form_id", "observer_id", "station_code", "serial")),
@@ -57,6 +60,8 @@ def serve(args):
                "AMQP_URI": amqp_uri_for_vhost(config.amqp_uri(), VHOST),
                "NAZAR_TOKEN_SECRET": config.token_secret()}
         with running_platform(env) as platform:
+            if args.replay:
+                replay(mongo_uri)
             print(json.dumps({"url": platform.url, "mongo_uri": mongo_uri,
                               "prefix": prefix()}), flush=True)
             sys.stdin.read()  # until run.py is done with us
@@ -64,6 +69,18 @@ def serve(args):
     finally:
         if mongod:
             mongod.stop()
+
+
+def replay(mongo_uri):
+    # The jobs processes declare their subscribers' queues as they start; give them
+    # the time to, or the first events replayed would pass them by.
+    time.sleep(REPLAY_AFTER_S)
+    client = connect(mongo_uri)
+    for name in client.list_database_names():
+        if name.startswith(prefix()):
+            client[name]["checkpoints"].update_one({"_id": "relay"},
+                                                   {"$set": {"position": 0}})
+    client.close()
 
 
 def tokens(args):
@@ -125,6 +142,8 @@ def main():
     serving = commands.add_parser("serve")
     serving.add_argument("--fresh", action="store_true",
                          help="drop the load test's databases first (seed again)")
+    serving.add_argument("--replay", action="store_true",
+                         help="every relay publishes its log again")
     serving.set_defaults(run=serve)
     minting = commands.add_parser("tokens")
     minting.add_argument("role", choices=["observer", "regional_coordinator"])

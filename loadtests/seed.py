@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -17,8 +18,9 @@ REGIONS = ["LT-B", "LT-C", "LT-GB", "LT-J", "LT-N", "LT-O", "LT-T", "LT-Y"]
 DISTRICTS_PER_REGION = 10
 MODULES = [{"code": "rights", "title": "Rights and duties of observers"},
            {"code": "procedure", "title": "Election-day procedure"}]
-PAGE = 500
-CHUNK = 2000  # observers per attendance or assessment call
+# Seats per seminar: a session's every enrollment replays its stream, so seminars of
+# thousands would make enrolling the country quadratic.
+SEATS = 500
 
 
 class SeedingFailed(Exception):
@@ -127,58 +129,58 @@ def wait_until(check, what, timeout=900, interval=2):
         time.sleep(interval)
 
 
-def certify(graphql, url, token, todo, log):
-    """Enrolls the observers still to certify in one online seminar per region (today's,
-    found again by its idempotency key), records every module attended and a passing
-    score: ObserverCertified for each."""
+def certify(graphql, url, token, everyone, log):
+    """Certifies the observers still to certify (applicants, or in training): online
+    seminars of SEATS in each region (today's, found again by their idempotency keys),
+    every module attended and a passing score: ObserverCertified for each."""
     day = datetime.now(timezone.utc).date().isoformat()
     course = graphql.mutation("defineCourse", "DefineCourseInput", "course { id }", {
         "title": "Election-day observers", "modules": MODULES, "passMark": 70,
         "validityDays": 365, "roles": ["SHORT_TERM"],
         "clientMutationId": "loadtest-course"})["course"]["id"]
     starts = datetime.now(timezone.utc).replace(hour=23, minute=0, second=0, microsecond=0)
-    sessions = {}
-    for region in {o["region"] for o in todo}:
-        sessions[region] = graphql.mutation(
-            "scheduleSession", "ScheduleSessionInput", "session { id }", {
-                "courseId": course, "format": "ONLINE", "region": region,
-                "link": "https://meet.example.org/loadtest",
-                "startsAt": starts.isoformat(),
-                "endsAt": (starts + timedelta(hours=12)).isoformat(),
-                "capacity": 10_000, "trainer": "trainer:loadtest",
-                "clientMutationId": f"loadtest-session-{region}-{day}"})["session"]["id"]
-    log(f"enrolling {len(todo)} observers")
+    seminars = defaultdict(list)  # (region, number): observers still to certify
+    for region in REGIONS:
+        of_region = [o for o in everyone if o["region"] == region]
+        for i, observer in enumerate(of_region):
+            if observer["status"] in ("applicant", "in_training"):
+                seminars[region, i // SEATS].append(observer)
+    sessions = {seminar: graphql.mutation(
+        "scheduleSession", "ScheduleSessionInput", "session { id }", {
+            "courseId": course, "format": "ONLINE", "region": seminar[0],
+            "link": "https://meet.example.org/loadtest", "startsAt": starts.isoformat(),
+            "endsAt": (starts + timedelta(hours=12)).isoformat(), "capacity": SEATS,
+            "trainer": "trainer:loadtest",
+            "clientMutationId": f"loadtest-session-{seminar[0]}-{seminar[1]}-{day}"})[
+        "session"]["id"] for seminar in seminars}
+    log(f"enrolling {sum(map(len, seminars.values()))} observers in {len(sessions)} "
+        "seminars")
 
-    def enroll(batch):
+    def enroll(seminar):
         client = GraphQL(url, token)
-        for observer in batch:
+        for observer in seminars[seminar]:
             # Training learns of observers from the registry's events: wait for it.
             for _ in range(300):
                 payload = client.mutation(
                     "enrollObserver", "EnrollmentInput", "enrollment { id }",
-                    {"sessionId": sessions[observer["region"]],
-                     "observerId": observer["id"]},
+                    {"sessionId": sessions[seminar], "observerId": observer["id"]},
                     accept=("ALREADY_ENROLLED", "ALREADY_CERTIFIED", "UNKNOWN_OBSERVER"))
                 if not any(e["code"] == "UNKNOWN_OBSERVER" for e in payload["errors"]):
                     break
                 time.sleep(1)
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(enroll, [todo[i::8] for i in range(8)]))
-    for region, session in sessions.items():
-        ids = [o["id"] for o in todo if o["region"] == region]
-        log(f"attendance and scores for {len(ids)} observers of {region}")
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            for module in MODULES:
-                graphql.mutation("recordAttendance", "RecordAttendanceInput",
-                                 "attendance { recorded }", {
-                                     "sessionId": session, "module": module["code"],
-                                     "observerIds": chunk})
-            graphql.mutation("recordAssessment", "RecordAssessmentInput",
-                             "assessment { assessed }", {
-                                 "sessionId": session,
-                                 "scores": [{"observerId": o, "score": 90} for o in chunk]},
-                             accept=("ALREADY_CERTIFIED",))
+        ids = [o["id"] for o in seminars[seminar]]
+        for module in MODULES:
+            client.mutation("recordAttendance", "RecordAttendanceInput",
+                            "attendance { recorded }", {
+                                "sessionId": sessions[seminar], "module": module["code"],
+                                "observerIds": ids})
+        client.mutation("recordAssessment", "RecordAssessmentInput",
+                        "assessment { assessed }", {
+                            "sessionId": sessions[seminar],
+                            "scores": [{"observerId": o, "score": 90} for o in ids]},
+                        accept=("ALREADY_CERTIFIED",))
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(enroll, sessions))
 
 
 def deploy(graphql, expected, log):
@@ -217,9 +219,7 @@ def seed(url, token, stations, observer_count, log=print):
         wait_until(lambda: count(graphql) >= observer_count, "the registry's observers")
     ready = count(graphql, "DEPLOYED")
     if ready < observer_count:
-        todo = [o for o in observers(graphql) if o["status"] in ("applicant", "in_training")]
-        if todo:
-            certify(graphql, url, token, todo, log)
+        certify(graphql, url, token, observers(graphql), log)
         wait_until(lambda: count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING") == 0,
                    "the registry to show every observer certified")
         deploy(graphql, observer_count, log)
