@@ -9,10 +9,11 @@ it quits, with when the load started and stopped, for the reconciliation.
 import itertools
 import json
 import os
+import random
 import time
 from collections import defaultdict
 
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, between, constant, events, task
 from locust.runners import WorkerRunner
 
 # {kind: [ids]} of reports accepted in this process (since the last report to master).
@@ -101,3 +102,36 @@ class Participant(FastHttpUser):
                 response.failure(f"{response.status_code}: {response.text[:300]}")
                 return None
             return body["data"]
+
+
+OPEN_APPEAL = """mutation($input: OpenAppealInput!) { openAppeal(input: $input) {
+  appeal { id } errors { code message } } }"""
+ANSWER_APPEAL = """mutation($input: AnswerAppealInput!) { answerAppeal(input: $input) {
+  appeal { id } errors { code message } } }"""
+CLOSE_APPEAL = """mutation($input: CloseAppealInput!) { closeAppeal(input: $input) {
+  appeal { id } errors { code message } } }"""
+
+
+class HotlineOperator(Participant):
+    """Takes a citizen's call, answers, closes the appeal: a call every half minute."""
+
+    fixed_count = 8
+    wait_time = between(20, 40)
+
+    def on_start(self):
+        self.token = COUNTRY["hotline_operator"]
+
+    @task
+    def take_a_call(self):
+        caller = random.randrange(10_000_000)
+        opened = self.graphql("hotline: openAppeal", OPEN_APPEAL, {"input": {
+            "callerPhone": f"+99655{caller:07d}", "region": random.choice(COUNTRY["regions"]),
+            "channel": "CALL", "category": random.choice(["VOTER_LIST", "PROCEDURE",
+                                                          "PRESSURE", "OTHER"]),
+            "description": "A voter asks where their polling station is"}})
+        if not opened:
+            return
+        appeal = {"appealId": opened["openAppeal"]["appeal"]["id"]}
+        if self.graphql("hotline: answerAppeal", ANSWER_APPEAL, {"input": {
+                **appeal, "answer": "Told them the station and its hours"}}):
+            self.graphql("hotline: closeAppeal", CLOSE_APPEAL, {"input": appeal})
