@@ -52,11 +52,13 @@ def start_platform():
     return process, json.loads(line)
 
 
-def coordinator_token():
-    if os.environ.get("TOKEN"):
+def token(role):
+    """A token of a role without a scope: TOKEN for the national coordinator, if given;
+    minted with the platform's tool (its virtualenv, its secret) otherwise."""
+    if role == "national_coordinator" and os.environ.get("TOKEN"):
         return os.environ["TOKEN"]
-    return subprocess.run([PLATFORM_PYTHON, "-m", "deploy.token", "national_coordinator",
-                           "--subject", "loadtest"], cwd=ROOT, check=True,
+    return subprocess.run([PLATFORM_PYTHON, "-m", "deploy.token", role, "--subject",
+                           f"loadtest:{role}"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
 
 
@@ -64,9 +66,10 @@ def with_tokens(country):
     """Observers' and regional coordinators' own tokens, minted with the platform's
     secret (NAZAR_TOKEN_SECRET for a deployed cluster)."""
     observers = country["observers"]
-    for observer, token in zip(observers, platform_side(
+    for observer, minted in zip(observers, platform_side(
             "tokens", "observer", stdin="\n".join(o["id"] for o in observers)).split()):
-        observer["token"] = token
+        observer["token"] = minted
+    country["hotline_operator"] = token("hotline_operator")
     country["coordinators"] = dict(zip(country["regions"], platform_side(
         "tokens", "regional_coordinator", stdin="\n".join(country["regions"])).split()))
     return country
@@ -110,12 +113,12 @@ def main():
         host = started["url"].removesuffix("/graphql")
         log(f"platform at {host}, databases {started['prefix']}*")
     try:
-        token = coordinator_token()
-        country = seed.seed(f"{host}/graphql", token,
+        coordinator = token("national_coordinator")
+        country = seed.seed(f"{host}/graphql", coordinator,
                             int(os.environ.get("STATIONS", 30_000)),
                             int(os.environ.get("OBSERVERS", 60_000)), log=log)
         (OUT / "country.json").write_text(json.dumps(with_tokens(country)))
-        env = {"LOADTEST_HOST": host, "NAZAR_TOKEN": token,
+        env = {"LOADTEST_HOST": host, "NAZAR_TOKEN": coordinator,
                "LOADTEST_COUNTRY": str(OUT / "country.json")}
         log(f"floor run: {users} users against GET /ping")
         locust(users, FLOOR_USERS, "floor", os.environ.get("FLOOR_DURATION", "30s"), env)
