@@ -18,9 +18,9 @@ REGIONS = ["LT-B", "LT-C", "LT-GB", "LT-J", "LT-N", "LT-O", "LT-T", "LT-Y"]
 DISTRICTS_PER_REGION = 10
 MODULES = [{"code": "rights", "title": "Rights and duties of observers"},
            {"code": "procedure", "title": "Election-day procedure"}]
-# Seats per seminar: a session's every enrollment replays its stream, so seminars of
-# thousands would make enrolling the country quadratic.
-SEATS = 500
+# Seats per seminar: every enrollment replays its session's stream (twice), so large
+# seminars make enrolling the country quadratic (25 enrollments/s with 500 seats).
+SEATS = 100
 
 
 class SeedingFailed(Exception):
