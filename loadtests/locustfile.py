@@ -11,6 +11,7 @@ import json
 import os
 import random
 import time
+from datetime import datetime, timezone
 from collections import defaultdict
 
 from locust import FastHttpUser, between, constant, events, task
@@ -70,7 +71,7 @@ def country():
 
 
 COUNTRY = country() if os.environ.get("LOADTEST_COUNTRY") else None
-_next_observer = itertools.count()
+_next_observer, _next_sms, _next_region = (itertools.count() for _ in range(3))
 
 
 def next_observer(environment):
@@ -135,3 +136,198 @@ class HotlineOperator(Participant):
         if self.graphql("hotline: answerAppeal", ANSWER_APPEAL, {"input": {
                 **appeal, "answer": "Told them the station and its hours"}}):
             self.graphql("hotline: closeAppeal", CLOSE_APPEAL, {"input": appeal})
+
+
+SUBMIT_CHECKLIST = """mutation($input: SubmitChecklistInput!) { submitChecklist(input: $input) {
+  submission { submissionId status changed } errors { code message } } }"""
+SUBMIT_TURNOUT = """mutation($input: SubmitTurnoutInput!) { submitTurnout(input: $input) {
+  turnout { stationCode } errors { code message } } }"""
+REPORT_INCIDENT = """mutation($input: ReportIncidentInput!) { reportIncident(input: $input) {
+  incident { id } errors { code message } } }"""
+CHECKPOINTS = ["10:00", "12:00", "15:00", "18:00", "close"]
+
+
+def checklist_answers(form):
+    """Plausible answers to every question of a published form."""
+    answers = {}
+    for question in form["questions"]:
+        if question["type"] == "yes_no":
+            answers[question["tag"]] = random.random() < 0.9
+        elif question["type"] == "integer":
+            answers[question["tag"]] = random.randint(question["min"], question["max"])
+        else:
+            answers[question["tag"]] = random.choice(question["options"])
+    return answers
+
+
+class Observer(Participant):
+    """A deployed observer, reporting from their assigned station with their own token."""
+
+    abstract = True
+
+    def on_start(self):
+        self.observer = next_observer(self.environment)
+        self.token = self.observer["token"]
+
+    def submit(self, name, form, serial=None):
+        data = self.graphql(name, SUBMIT_CHECKLIST, {"input": {
+            "formId": form["id"], "answers": json.dumps(checklist_answers(form)),
+            **({"serial": serial} if serial else {})}})
+        if data:
+            ACCEPTED["submission"].append(data["submitChecklist"]["submission"][
+                "submissionId"])
+
+
+class OpeningBurst(Observer):
+    """Every observer sends the opening checklist as the stations open, all within
+    the same minute (locust starts them at once), then the voting checklist now and
+    then through the day, each time a new copy (Apollo's serial)."""
+
+    weight = 40
+    wait_time = between(2, 6)
+
+    def on_start(self):
+        super().on_start()
+        self.submit("report: opening checklist", COUNTRY["forms"]["opening"])
+        self.serial = 0
+
+    @task
+    def voting_checklist(self):
+        self.serial += 1
+        self.submit("report: voting checklist", COUNTRY["forms"]["voting"],
+                    serial=str(self.serial))
+
+
+class TurnoutWaves(Observer):
+    """Turnout at each checkpoint of the day, in order, growing."""
+
+    weight = 6
+    wait_time = between(3, 8)
+
+    def on_start(self):
+        super().on_start()
+        self.checkpoint, self.voters = 0, 0
+
+    @task
+    def turnout(self):
+        checkpoint = CHECKPOINTS[self.checkpoint % len(CHECKPOINTS)]
+        self.voters += random.randint(20, 120)
+        data = self.graphql("report: turnout", SUBMIT_TURNOUT, {"input": {
+            "checkpoint": checkpoint, "voters": self.voters}})
+        if data:
+            ACCEPTED["turnout"].append(
+                f"{data['submitTurnout']['turnout']['stationCode']}|{checkpoint}")
+        self.checkpoint += 1
+
+
+class IncidentReporter(Observer):
+    """A few percent of stations see an incident now and then."""
+
+    weight = 2
+    wait_time = between(10, 30)
+
+    @task
+    def incident(self):
+        data = self.graphql("report: incident", REPORT_INCIDENT, {"input": {
+            "category": random.choice(["carousel_voting", "pressure_on_voters",
+                                       "campaigning_at_station", "other"]),
+            "severity": random.choice(["low", "medium", "high"]),
+            "description": "Seen at the station during voting",
+            "occurredAt": datetime.now(timezone.utc).isoformat()}})
+        if data:
+            ACCEPTED["incident"].append(data["reportIncident"]["incident"]["id"])
+
+
+def sms_text(form, observer, serial):
+    """Apollo's format: prefix, observer code, X<serial>, then TAG<digits> pairs."""
+    answers = checklist_answers(form)
+    digits = {tag: str(int(value)) for tag, value in answers.items()}
+    return f"{form['smsPrefix']}{observer['sms_code']}X{serial}" + "".join(
+        f"{tag}{value}" for tag, value in digits.items())
+
+
+MALFORMED = ["when does the station open?", "VT", "VT12X", "!!!", "VT999999999BA",
+             "помогите"]
+
+
+class SmsSender(FastHttpUser):
+    """Observers without a smartphone: the voting checklist by SMS through the SMS
+    gateway's webhook, now and then sent twice (the network resends), and people
+    texting the number something that is not a report at all."""
+
+    weight = 4
+    wait_time = between(3, 8)
+
+    def on_start(self):
+        self.observer = COUNTRY["sms_observers"][next(_next_sms) % len(
+            COUNTRY["sms_observers"])]
+        self.serial = 0
+        self.last = None
+
+    def send(self, name, text, expected):
+        with self.client.post(f"/sms/inbound?secret={COUNTRY['sms_secret']}", name=name,
+                              json={"from": self.observer["phone"], "text": text},
+                              catch_response=True) as response:
+            status = response.json().get("status") if response.status_code == 200 \
+                else None
+            if status not in expected:
+                response.failure(f"{response.status_code}: {response.text[:300]}")
+
+    @task(10)
+    def report(self):
+        self.serial += 1
+        self.last = sms_text(COUNTRY["forms"]["voting"], self.observer, self.serial)
+        self.send("sms: report", self.last, ("accepted", "partial"))
+
+    @task(1)
+    def resend(self):
+        if self.last:
+            self.send("sms: resend", self.last, ("duplicate",))
+
+    @task(1)
+    def malformed(self):
+        self.send("sms: malformed", random.choice(MALFORMED),
+                  ("malformed", "unknown_observer", "ignored"))
+
+
+REGION_STATS = """query($region: String) { regionStats(region: $region) {
+  stations forms { formId complete partial conflict missing }
+  incidents { category severity count } } }"""
+COVERAGE = """query($region: String) { coverage(region: $region) {
+  stations covered uncovered checkedIn noShows } }"""
+INCIDENTS = """query($filter: IncidentFilter) { incidents(filter: $filter) {
+  id status category severity stationCode } }"""
+VERIFY_INCIDENT = """mutation($input: VerifyIncidentInput!) { verifyIncident(input: $input) {
+  incident { id status } errors { code message } } }"""
+
+
+class Coordinator(Participant):
+    """A regional coordinator's dashboard, refreshed every few seconds; now and then
+    they verify (or reject) an incident just reported."""
+
+    fixed_count = 16
+    wait_time = between(3, 6)
+
+    def on_start(self):
+        self.region = COUNTRY["regions"][next(_next_region) % len(COUNTRY["regions"])]
+        self.token = COUNTRY["coordinators"][self.region]
+
+    @task(3)
+    def region_stats(self):
+        self.graphql("coordinator: regionStats", REGION_STATS, {"region": self.region})
+
+    @task(3)
+    def coverage(self):
+        self.graphql("coordinator: coverage", COVERAGE, {"region": self.region})
+
+    @task(2)
+    def incidents(self):
+        data = self.graphql("coordinator: incidents", INCIDENTS, {"filter": {
+            "region": self.region, "status": "reported", "first": 20}})
+        for incident in (data or {}).get("incidents", [])[:2]:
+            self.graphql("coordinator: verifyIncident", VERIFY_INCIDENT, {"input": {
+                "incidentId": incident["id"],
+                "status": random.choice(["VERIFIED", "VERIFIED", "REJECTED"]),
+                "reason": "called the observer back"}},
+                # Two coordinators of a region may take the same one.
+                expected=("INVALID_TRANSITION",))

@@ -4,7 +4,7 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
   python -m loadtests.platform_side serve       starts the platform as `make run` does on
       the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
       reused) and a RabbitMQ vhost of its own; prints one JSON line {url, mongo_uri,
-      prefix}; stops everything when its stdin closes. With --replay every service's
+      prefix, sms_secret}; stops everything when its stdin closes. With --replay every service's
       relay publishes its whole log again (consumers skip what they have seen), so
       that a service added after the seeding learns the country from the events.
   python -m loadtests.platform_side tokens ROLE  one token per line for each scope (an
@@ -63,7 +63,8 @@ def serve(args):
             if args.replay:
                 replay(mongo_uri)
             print(json.dumps({"url": platform.url, "mongo_uri": mongo_uri,
-                              "prefix": prefix()}), flush=True)
+                              "prefix": prefix(),
+                              "sms_secret": config.sms_webhook_secret()}), flush=True)
             sys.stdin.read()  # until run.py is done with us
             platform.stop(timeout=30)
     finally:

@@ -116,7 +116,9 @@ def main():
         coordinator = token("national_coordinator")
         country = seed.seed(f"{host}/graphql", coordinator,
                             int(os.environ.get("STATIONS", 30_000)),
-                            int(os.environ.get("OBSERVERS", 60_000)), log=log)
+                            int(os.environ.get("OBSERVERS", 60_000)),
+                            int(os.environ.get("SMS_SENDERS", 200)), log=log)
+        country["sms_secret"] = os.environ.get("SMS_WEBHOOK_SECRET") or started["sms_secret"]
         (OUT / "country.json").write_text(json.dumps(with_tokens(country)))
         env = {"LOADTEST_HOST": host, "NAZAR_TOKEN": coordinator,
                "LOADTEST_COUNTRY": str(OUT / "country.json")}

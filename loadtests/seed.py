@@ -202,7 +202,58 @@ def deploy(graphql, expected, log):
     wait_until(deployed_all, "every observer deployed", interval=5)
 
 
-def seed(url, token, stations, observer_count, log=print):
+def yes_no(tag, text, required=True):
+    return {"tag": tag, "text": text, "type": "YES_NO", "required": required}
+
+
+FORMS = {
+    "opening": {"name": "Opening checklist", "kind": "CHECKLIST", "phase": "opening",
+                "smsPrefix": "OP", "groups": [{"name": "Opening", "questions": [
+                    yes_no("AA", "Did the station open on time?"),
+                    {"tag": "AB", "text": "Commission members present", "type": "INTEGER",
+                     "required": True, "range": {"min": 0, "max": 15}},
+                    yes_no("AC", "Were the ballot boxes shown empty and sealed?"),
+                    {"tag": "AD", "text": "Who else observes?", "type": "SINGLE_CHOICE",
+                     "options": [{"code": 1, "label": "nobody"},
+                                 {"code": 2, "label": "party agents"},
+                                 {"code": 3, "label": "other observers"}]}]}]},
+    "voting": {"name": "Voting checklist", "kind": "CHECKLIST", "phase": "voting",
+               "smsPrefix": "VT", "groups": [{"name": "Voting", "questions": [
+                   yes_no("BA", "Were voters' fingers checked for ink?"),
+                   yes_no("BB", "Was the secrecy of the vote kept?"),
+                   {"tag": "BC", "text": "Voters turned away", "type": "INTEGER",
+                    "range": {"min": 0, "max": 500}},
+                   yes_no("BD", "Did anyone campaign inside?", required=False)]}]},
+}
+FORM = """id name smsPrefix groups { questions { tag type range { min max } options { code } } }"""
+
+
+def publish_forms(graphql):
+    """{key: {id, smsPrefix, questions}} of the election-day forms, published once."""
+    published = {f["name"]: f for f in graphql(f"{{ forms {{ {FORM} }} }}")["forms"]}
+    forms = {}
+    for key, form in FORMS.items():
+        found = published.get(form["name"]) or graphql.mutation(
+            "publishForm", "PublishFormInput", f"form {{ {FORM} }}",
+            {**form, "clientMutationId": f"loadtest-form-{key}"})["form"]
+        forms[key] = {"id": found["id"], "smsPrefix": found["smsPrefix"], "questions": [
+            {"tag": q["tag"], "type": q["type"], **(q["range"] or {}),
+             "options": [o["code"] for o in q["options"] or []]}
+            for group in found["groups"] for q in group["questions"]]}
+    return forms
+
+
+def verify_phones(graphql, observers):
+    """SMS from unverified phones are kept out of the statistics: the SMS senders' phones
+    are verified."""
+    for observer in observers:
+        graphql.mutation("verifyObserverPhone", "VerifyObserverPhoneInput", "observer { id }",
+                         {"id": observer["id"], "phone": observer["phone"],
+                          "method": "in_person",
+                          "clientMutationId": f"loadtest-phone-{observer['id']}"})
+
+
+def seed(url, token, stations, observer_count, sms_senders, log=print):
     graphql = GraphQL(url, token)
     started = time.monotonic()
     if sum(r["stations"] for r in regions(graphql)) < stations:
@@ -223,7 +274,11 @@ def seed(url, token, stations, observer_count, log=print):
         wait_until(lambda: count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING") == 0,
                    "the registry to show every observer certified")
         deploy(graphql, observer_count, log)
-    country = {"observers": observers(graphql, "DEPLOYED"), "regions": REGIONS}
+    deployed = observers(graphql, "DEPLOYED")
+    # The SMS senders are observers of their own, not also reporting over GraphQL.
+    country = {"observers": deployed[sms_senders:], "sms_observers": deployed[:sms_senders],
+               "regions": REGIONS, "forms": publish_forms(graphql)}
+    verify_phones(graphql, country["sms_observers"])
     log(f"country ready: {len(country['observers'])} deployed observers "
         f"({time.monotonic() - started:.0f} s)")
     return country
