@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from deploy.broker import amqp_uri_for_vhost, create_vhost, ensure_rabbitmq
 from deploy.mongod import EmbeddedMongod
@@ -31,10 +31,11 @@ from shared.mongo import connect, service_database
 VHOST = "nazar-loadtest"
 CATCH_UP_TIMEOUT_S = 120
 REPLAY_AFTER_S = 10
-# Where each kind of accepted report lands in reporting's read models, and what makes
-# two documents the same report.
+# Where each kind of accepted report lands in reporting's read models (by _id), and
+# what makes two documents there the same report.
 READ_MODELS = {"submission": ("copies", ("form_id", "observer_id", "station_code", "serial")),
-               "incident": ("incidents", None)}
+               "sms": ("copies", None), "incident": ("incidents", None)}
+ACCEPTED_SMS = ("accepted", "partial")
 
 
 def prefix():
@@ -98,9 +99,29 @@ def caught_up(db):
         {"_id": {"$regex": "^projection:"}}))
 
 
+def present(db, kind, ids):
+    """Those of `ids` (of one kind of report) that reporting's read models hold."""
+    if kind == "turnout":  # "<station>|<checkpoint>": the station's figure for it
+        return {f"{doc['_id']}|{checkpoint}" for doc in db["turnout"].find(
+            {"_id": {"$in": [i.partition("|")[0] for i in ids]}}, {"checkpoints": 1})
+            for checkpoint in doc.get("checkpoints", {})}
+    return {d["_id"] for d in db[READ_MODELS[kind][0]].find({"_id": {"$in": list(ids)}},
+                                                           {"_id": 1})}
+
+
 def missing(db, accepted):
-    return {kind: sorted(set(ids) - {d["_id"] for d in db[READ_MODELS[kind][0]].find(
-        {"_id": {"$in": list(ids)}}, {"_id": 1})}) for kind, ids in accepted.items()}
+    return {kind: sorted(set(ids) - present(db, kind, ids))
+            for kind, ids in accepted.items()}
+
+
+def sms_accepted(hotline, since):
+    """The submissions of the SMS the hotline logged as accepted since `since`: the
+    webhook's answer does not name them."""
+    return [e["data"]["submission_id"] for e in hotline["events"].find({
+        "type": "SmsReceived", "data.status": {"$in": ACCEPTED_SMS},
+        "data.submission_id": {"$ne": None},
+        "metadata.occurred_at": {"$gte": datetime.fromtimestamp(since, timezone.utc)}},
+        {"data.submission_id": 1})]
 
 
 def duplicated(db):
@@ -115,11 +136,13 @@ def duplicated(db):
 
 
 def reconcile(args):
-    """`accepted` in FILE: {kind: [ids]}, with the load's stopped_at (epoch seconds)."""
+    """FILE: {"accepted": {kind: [ids]}, "started_at", "stopped_at"} (epoch seconds)
+    from the locust master; the SMS accepted are read from the hotline's log."""
     run = json.loads(open(args.file).read())
-    accepted = run["accepted"]
     client = connect(config.mongo_uri())
     db = service_database(client, "reporting")
+    accepted = {**run["accepted"],
+                "sms": sms_accepted(service_database(client, "hotline"), run["started_at"])}
     caught_up_after = None
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     while time.monotonic() < deadline:
