@@ -126,7 +126,8 @@ class HotlineOperator(Participant):
     def take_a_call(self):
         caller = random.randrange(10_000_000)
         opened = self.graphql("hotline: openAppeal", OPEN_APPEAL, {"input": {
-            "callerPhone": f"+99655{caller:07d}", "region": random.choice(COUNTRY["regions"]),
+            "callerPhone": f"+99655{caller:07d}",
+            "region": random.choice(COUNTRY["regions"]),
             "channel": "CALL", "category": random.choice(["VOTER_LIST", "PROCEDURE",
                                                           "PRESSURE", "OTHER"]),
             "description": "A voter asks where their polling station is"}})
@@ -138,12 +139,12 @@ class HotlineOperator(Participant):
             self.graphql("hotline: closeAppeal", CLOSE_APPEAL, {"input": appeal})
 
 
-SUBMIT_CHECKLIST = """mutation($input: SubmitChecklistInput!) { submitChecklist(input: $input) {
-  submission { submissionId status changed } errors { code message } } }"""
+SUBMIT_CHECKLIST = """mutation($input: SubmitChecklistInput!) {
+  submitChecklist(input: $input) { submission { submissionId status changed } errors { code message } } }"""
 SUBMIT_TURNOUT = """mutation($input: SubmitTurnoutInput!) { submitTurnout(input: $input) {
   turnout { stationCode } errors { code message } } }"""
-REPORT_INCIDENT = """mutation($input: ReportIncidentInput!) { reportIncident(input: $input) {
-  incident { id } errors { code message } } }"""
+REPORT_INCIDENT = """mutation($input: ReportIncidentInput!) {
+  reportIncident(input: $input) { incident { id } errors { code message } } }"""
 CHECKPOINTS = ["10:00", "12:00", "15:00", "18:00", "close"]
 
 
@@ -297,8 +298,8 @@ COVERAGE = """query($region: String) { coverage(region: $region) {
   stations covered uncovered checkedIn noShows } }"""
 INCIDENTS = """query($filter: IncidentFilter) { incidents(filter: $filter) {
   id status category severity stationCode } }"""
-VERIFY_INCIDENT = """mutation($input: VerifyIncidentInput!) { verifyIncident(input: $input) {
-  incident { id status } errors { code message } } }"""
+VERIFY_INCIDENT = """mutation($input: VerifyIncidentInput!) {
+  verifyIncident(input: $input) { incident { id status } errors { code message } } }"""
 
 
 class Coordinator(Participant):

@@ -4,8 +4,8 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
   python -m loadtests.platform_side serve       starts the platform as `make run` does on
       the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
       reused) and a RabbitMQ vhost of its own; prints one JSON line {url, mongo_uri,
-      prefix, sms_secret}; stops everything when its stdin closes. With --replay every service's
-      relay publishes its whole log again (consumers skip what they have seen), so
+      prefix, sms_secret}; stops everything when its stdin closes. With --replay every
+      service's relay publishes its whole log again (consumers skip what they have seen), so
       that a service added after the seeding learns the country from the events.
   python -m loadtests.platform_side tokens ROLE  one token per line for each scope (an
       observer id, a region) read from stdin, signed with this platform's secret.
@@ -33,7 +33,8 @@ CATCH_UP_TIMEOUT_S = 120
 REPLAY_AFTER_S = 10
 # Where each kind of accepted report lands in reporting's read models (by _id), and
 # what makes two documents there the same report.
-READ_MODELS = {"submission": ("copies", ("form_id", "observer_id", "station_code", "serial")),
+READ_MODELS = {"submission": ("copies",
+                              ("form_id", "observer_id", "station_code", "serial")),
                "sms": ("copies", None), "incident": ("incidents", None)}
 ACCEPTED_SMS = ("accepted", "partial")
 
@@ -141,8 +142,8 @@ def reconcile(args):
     run = json.loads(open(args.file).read())
     client = connect(config.mongo_uri())
     db = service_database(client, "reporting")
-    accepted = {**run["accepted"],
-                "sms": sms_accepted(service_database(client, "hotline"), run["started_at"])}
+    hotline = service_database(client, "hotline")
+    accepted = {**run["accepted"], "sms": sms_accepted(hotline, run["started_at"])}
     caught_up_after = None
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     while time.monotonic() < deadline:

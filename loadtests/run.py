@@ -1,5 +1,5 @@
-"""`make loadtest [USERS=2000] [DURATION=3m] [HOST=https://...] [TOKEN=...]`: the election-day
-load test in one command, in locust's own virtualenv.
+"""`make loadtest [USERS=2000] [DURATION=3m] [HOST=https://...] [TOKEN=...]`: the
+election-day load test in one command, in locust's own virtualenv.
 
 Without HOST it starts the platform itself (loadtests/platform_side.py, in the platform's
 .venv) and stops it afterwards. It seeds the country through GraphQL (skipped when it is
@@ -78,12 +78,14 @@ def with_tokens(country):
 def locust(users, classes, csv_prefix, run_time, env):
     """Runs locust headless; its exit code (1 when any request failed)."""
     processes = os.environ.get("PROCESSES", "1")
-    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"),
+    command = [sys.executable, "-m", "locust",
+               "-f", str(ROOT / "loadtests" / "locustfile.py"),
                "--headless", "--host", env["LOADTEST_HOST"], "--users", users,
                "--spawn-rate", os.environ.get("SPAWN_RATE", users),
                "--run-time", run_time, "--stop-timeout", "10",
                "--csv", str(OUT / csv_prefix), "--html", str(OUT / f"{csv_prefix}.html"),
-               "--only-summary", *(["--processes", processes] if processes != "1" else []),
+               "--only-summary",
+               *(["--processes", processes] if processes != "1" else []),
                *classes]
     return subprocess.run(command, env={**os.environ, **env}).returncode
 
@@ -118,7 +120,8 @@ def main():
                             int(os.environ.get("STATIONS", 30_000)),
                             int(os.environ.get("OBSERVERS", 60_000)),
                             int(os.environ.get("SMS_SENDERS", 200)), log=log)
-        country["sms_secret"] = os.environ.get("SMS_WEBHOOK_SECRET") or started["sms_secret"]
+        country["sms_secret"] = (os.environ.get("SMS_WEBHOOK_SECRET")
+                                 or started["sms_secret"])
         (OUT / "country.json").write_text(json.dumps(with_tokens(country)))
         env = {"LOADTEST_HOST": host, "NAZAR_TOKEN": coordinator,
                "LOADTEST_COUNTRY": str(OUT / "country.json")}

@@ -87,14 +87,14 @@ def phone(i):
 
 
 def import_file(graphql, mutation, data):
-    payload = graphql.mutation(mutation, "ImportFileInput", "report { rows rejectedRows }",
-                               {"csvBase64": base64.b64encode(data.encode()).decode()})
+    payload = graphql.mutation(mutation, "ImportFileInput",
+                               "report { rows rejectedRows }", {"csvBase64": base64.b64encode(data.encode()).decode()})
     return payload["report"]
 
 
 def regions(graphql):
-    return [r for r in graphql("{ regions { code stations districts { code } } }")["regions"]
-            if r["code"] in REGIONS]
+    answer = graphql("{ regions { code stations districts { code } } }")
+    return [r for r in answer["regions"] if r["code"] in REGIONS]
 
 
 def count(graphql, status=None):
@@ -138,7 +138,8 @@ def certify(graphql, url, token, everyone, log):
         "title": "Election-day observers", "modules": MODULES, "passMark": 70,
         "validityDays": 365, "roles": ["SHORT_TERM"],
         "clientMutationId": "loadtest-course"})["course"]["id"]
-    starts = datetime.now(timezone.utc).replace(hour=23, minute=0, second=0, microsecond=0)
+    starts = datetime.now(timezone.utc).replace(hour=23, minute=0, second=0,
+                                                microsecond=0)
     seminars = defaultdict(list)  # (region, number): observers still to certify
     for region in REGIONS:
         of_region = [o for o in everyone if o["region"] == region]
@@ -225,7 +226,8 @@ FORMS = {
                     "range": {"min": 0, "max": 500}},
                    yes_no("BD", "Did anyone campaign inside?", required=False)]}]},
 }
-FORM = """id name smsPrefix groups { questions { tag type range { min max } options { code } } }"""
+FORM = """id name smsPrefix
+  groups { questions { tag type range { min max } options { code } } }"""
 
 
 def publish_forms(graphql):
@@ -247,8 +249,8 @@ def verify_phones(graphql, observers):
     """SMS from unverified phones are kept out of the statistics: the SMS senders' phones
     are verified."""
     for observer in observers:
-        graphql.mutation("verifyObserverPhone", "VerifyObserverPhoneInput", "observer { id }",
-                         {"id": observer["id"], "phone": observer["phone"],
+        graphql.mutation("verifyObserverPhone", "VerifyObserverPhoneInput",
+                         "observer { id }", {"id": observer["id"], "phone": observer["phone"],
                           "method": "in_person",
                           "clientMutationId": f"loadtest-phone-{observer['id']}"})
 
@@ -271,13 +273,13 @@ def seed(url, token, stations, observer_count, sms_senders, log=print):
     ready = count(graphql, "DEPLOYED")
     if ready < observer_count:
         certify(graphql, url, token, observers(graphql), log)
-        wait_until(lambda: count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING") == 0,
+        wait_until(lambda: not count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING"),
                    "the registry to show every observer certified")
         deploy(graphql, observer_count, log)
     deployed = observers(graphql, "DEPLOYED")
     # The SMS senders are observers of their own, not also reporting over GraphQL.
-    country = {"observers": deployed[sms_senders:], "sms_observers": deployed[:sms_senders],
-               "regions": REGIONS, "forms": publish_forms(graphql)}
+    country = {"observers": deployed[sms_senders:],
+               "sms_observers": deployed[:sms_senders], "regions": REGIONS, "forms": publish_forms(graphql)}
     verify_phones(graphql, country["sms_observers"])
     log(f"country ready: {len(country['observers'])} deployed observers "
         f"({time.monotonic() - started:.0f} s)")

@@ -17,8 +17,9 @@ def stats(path, rows):
 
 def judged(tmp_path, run_rows, reconciled, load_s=200):
     stats(tmp_path / "locust_stats.csv", run_rows)
-    stats(tmp_path / "floor_stats.csv", [["GET", "floor: GET /ping", 9000, 0, 1500, 0, 40],
-                                         ["", "Aggregated", 9000, 0, 1500, 0, 40]])
+    stats(tmp_path / "floor_stats.csv", [
+        ["GET", "floor: GET /ping", 9000, 0, 1500, 0, 40],
+        ["", "Aggregated", 9000, 0, 1500, 0, 40]])
     (tmp_path / "accepted.json").write_text(json.dumps(
         {"started_at": 1000.0, "stopped_at": 1000.0 + load_s, "accepted": {}}))
     code = verdict.main(tmp_path, reconciled)
