@@ -140,7 +140,8 @@ class HotlineOperator(Participant):
 
 
 SUBMIT_CHECKLIST = """mutation($input: SubmitChecklistInput!) {
-  submitChecklist(input: $input) { submission { submissionId status changed } errors { code message } } }"""
+  submitChecklist(input: $input) {
+    submission { submissionId status changed } errors { code message } } }"""
 SUBMIT_TURNOUT = """mutation($input: SubmitTurnoutInput!) { submitTurnout(input: $input) {
   turnout { stationCode } errors { code message } } }"""
 REPORT_INCIDENT = """mutation($input: ReportIncidentInput!) {

@@ -4,9 +4,9 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
   python -m loadtests.platform_side serve       starts the platform as `make run` does on
       the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
       reused) and a RabbitMQ vhost of its own; prints one JSON line {url, mongo_uri,
-      prefix, sms_secret}; stops everything when its stdin closes. With --replay every
-      service's relay publishes its whole log again (consumers skip what they have seen), so
-      that a service added after the seeding learns the country from the events.
+      prefix, sms_secret}; stops everything when its stdin closes. With --replay
+      every service's relay publishes its whole log again (consumers skip what they
+      have seen), so that a service added after the seeding learns the country.
   python -m loadtests.platform_side tokens ROLE  one token per line for each scope (an
       observer id, a region) read from stdin, signed with this platform's secret.
   python -m loadtests.platform_side reconcile FILE  waits until reporting's read models

@@ -87,8 +87,9 @@ def phone(i):
 
 
 def import_file(graphql, mutation, data):
-    payload = graphql.mutation(mutation, "ImportFileInput",
-                               "report { rows rejectedRows }", {"csvBase64": base64.b64encode(data.encode()).decode()})
+    payload = graphql.mutation(
+        mutation, "ImportFileInput", "report { rows rejectedRows }",
+        {"csvBase64": base64.b64encode(data.encode()).decode()})
     return payload["report"]
 
 
@@ -250,9 +251,10 @@ def verify_phones(graphql, observers):
     are verified."""
     for observer in observers:
         graphql.mutation("verifyObserverPhone", "VerifyObserverPhoneInput",
-                         "observer { id }", {"id": observer["id"], "phone": observer["phone"],
-                          "method": "in_person",
-                          "clientMutationId": f"loadtest-phone-{observer['id']}"})
+                         "observer { id }", {
+                             "id": observer["id"], "phone": observer["phone"],
+                             "method": "in_person",
+                             "clientMutationId": f"loadtest-phone-{observer['id']}"})
 
 
 def seed(url, token, stations, observer_count, sms_senders, log=print):
@@ -273,13 +275,15 @@ def seed(url, token, stations, observer_count, sms_senders, log=print):
     ready = count(graphql, "DEPLOYED")
     if ready < observer_count:
         certify(graphql, url, token, observers(graphql), log)
-        wait_until(lambda: not count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING"),
+        wait_until(lambda: count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING")
+                   == 0,
                    "the registry to show every observer certified")
         deploy(graphql, observer_count, log)
     deployed = observers(graphql, "DEPLOYED")
     # The SMS senders are observers of their own, not also reporting over GraphQL.
     country = {"observers": deployed[sms_senders:],
-               "sms_observers": deployed[:sms_senders], "regions": REGIONS, "forms": publish_forms(graphql)}
+               "sms_observers": deployed[:sms_senders], "regions": REGIONS,
+               "forms": publish_forms(graphql)}
     verify_phones(graphql, country["sms_observers"])
     log(f"country ready: {len(country['observers'])} deployed observers "
         f"({time.monotonic() - started:.0f} s)")
