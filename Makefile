@@ -22,7 +22,8 @@ bench: setup
 	$(PY) -m bench.registry; registry=$$?; \
 	$(PY) -m bench.training; training=$$?; \
 	$(PY) -m bench.deployment; deployment=$$?; \
-	exit $$(( foundation || registry || training || deployment ))
+	$(PY) -m bench.reporting; reporting=$$?; \
+	exit $$(( foundation || registry || training || deployment || reporting ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup

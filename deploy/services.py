@@ -8,5 +8,7 @@ SERVICES = [
     ("training-jobs", "jobs", "services.training.service:TrainingService"),
     ("deployment", "serve", "services.deployment.service:DeploymentService"),
     ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
+    ("reporting", "serve", "services.reporting.service:ReportingService"),
+    ("reporting-jobs", "jobs", "services.reporting.service:ReportingService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]

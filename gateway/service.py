@@ -16,7 +16,7 @@ from shared import auth
 from shared.runtime import RequestContext
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
-SERVICES = ("registry", "training", "deployment")
+SERVICES = ("registry", "training", "deployment", "reporting")
 executor = Executor(schema)
 
 
@@ -27,6 +27,7 @@ class GatewayService:
     registry = RpcProxy("registry")
     training = RpcProxy("training")
     deployment = RpcProxy("deployment")
+    reporting = RpcProxy("reporting")
 
     @http("POST", "/graphql")
     def graphql(self, request):

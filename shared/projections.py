@@ -207,6 +207,17 @@ def _paused(checkpoint):
     return until is not None and until > datetime.now(timezone.utc)
 
 
+def latest(version, values):
+    """A pipeline stage that sets each field unless a later event of the same stream
+    already set it: the broker may hand over a stream's events in any order."""
+    stage = {}
+    for name, value in values.items():
+        newer = {"$lt": [{"$ifNull": [f"${name}_version", 0]}, version]}
+        stage[name] = {"$cond": [newer, {"$literal": value}, f"${name}"]}
+        stage[f"{name}_version"] = {"$max": [f"${name}_version", version]}
+    return [{"$set": stage}]
+
+
 def with_id(doc):
     """A read model's document as services answer with it: `_id` named `id`."""
     doc["id"] = doc.pop("_id")

@@ -4,6 +4,7 @@ its event log, its read models and its request context, and the RPC reply contra
 Everything framework-specific lives here, so domain code and the rest of shared/ stay
 plain Python.
 """
+import dataclasses
 import functools
 import logging
 import uuid
@@ -170,9 +171,10 @@ class RequestContext(DependencyProvider):
         return worker_ctx.data
 
 
-def replies(schema=None):
+def replies(schema=None, invalid_code=None):
     """The RPC reply contract of commands: validates the payload with `schema`, turns
-    refusals into {"ok": false, "errors": [...]}, results into {"ok": true, "data"}."""
+    refusals into {"ok": false, "errors": [...]}, results into {"ok": true, "data"}.
+    `invalid_code`, where a contract names one, codes every problem the schema finds."""
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, payload, **kwargs):
@@ -182,13 +184,19 @@ def replies(schema=None):
                 data = method(self, payload, **kwargs)
                 log.info("%s accepted", method.__name__)
                 return {"ok": True, "data": data}
-            except ValidationError as exc:
-                problems = problems_from_messages(exc.messages)
-            except Rejected as exc:
-                problems = exc.problems
+            except (ValidationError, Rejected) as exc:
+                problems = refusal(exc, invalid_code)
             log.info("%s refused: %s", method.__name__,
                      ", ".join(f"{p.code} {p.field or ''}".strip() for p in problems))
             return {"ok": False, "errors": [p.as_dict() for p in problems]}
         return wrapper
     return decorate
 
+
+def refusal(exc, invalid_code=None):
+    """The problems of a schema's ValidationError or a Rejected command."""
+    if isinstance(exc, Rejected):
+        return list(exc.problems)
+    problems = problems_from_messages(exc.messages)
+    return [dataclasses.replace(p, code=invalid_code) for p in problems] \
+        if invalid_code else problems

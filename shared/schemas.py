@@ -7,7 +7,8 @@ import typing
 from marshmallow import Schema, fields
 
 _FIELDS = {str: fields.String, int: fields.Integer, float: fields.Float,
-           bool: fields.Boolean, dict: fields.Dict, list: fields.List}
+           bool: fields.Boolean, dict: fields.Dict, list: fields.List,
+           object: fields.Raw}
 
 
 def event_schema(event_cls):

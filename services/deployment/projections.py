@@ -5,7 +5,7 @@ from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from services.deployment.domain import (CHECKED_AT_OPENING, SHIFT_PARTS, ObserverFacts,
                                         StationFacts, StationNeed, check_in_flag)
-from shared.projections import Projection, handles
+from shared.projections import Projection, handles, latest
 
 OBSERVER_FIELDS = ("region", "district", "organization_id")
 
@@ -53,13 +53,13 @@ class Directory(Projection):
 
     @handles("ObserverRegistered")
     def observer_registered(self, event):
-        return _observer(event, _latest(event.version, {
+        return _observer(event, latest(event.version, {
             k: event.data.get(k) for k in OBSERVER_FIELDS}))
 
     @handles("ObserverUpdated")
     def observer_updated(self, event):
         changes = {k: v for k, v in event.data["changes"].items() if k in OBSERVER_FIELDS}
-        return _observer(event, _latest(event.version, changes)) if changes else []
+        return _observer(event, latest(event.version, changes)) if changes else []
 
     @handles("ObserverSuspended")
     def observer_suspended(self, event):
@@ -91,16 +91,6 @@ class Directory(Projection):
 
 def _array(name):
     return {"$ifNull": [f"${name}", []]}
-
-
-def _latest(version, values):
-    """A pipeline stage that sets each field unless a later event already set it."""
-    stage = {}
-    for name, value in values.items():
-        newer = {"$lt": [{"$ifNull": [f"${name}_version", 0]}, version]}
-        stage[name] = {"$cond": [newer, {"$literal": value}, f"${name}"]}
-        stage[f"{name}_version"] = {"$max": [f"${name}_version", version]}
-    return [{"$set": stage}]
 
 
 def _observer(event, pipeline):

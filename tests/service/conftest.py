@@ -11,6 +11,7 @@ from deploy.platform import free_port
 from gateway.service import GatewayService
 from services.deployment.service import DeploymentService
 from services.registry.service import RegistryService
+from services.reporting.service import ReportingService
 from services.training.service import TrainingService
 from shared import auth, config
 from shared.mongo import connect
@@ -94,7 +95,15 @@ def deployment(container_factory, service_config):
 
 
 @pytest.fixture
-def gateway(container_factory, service_config, registry, training, deployment):
+def reporting_service(container_factory, service_config):
+    container = container_factory(ReportingService, service_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def gateway(container_factory, service_config, registry, training, deployment,
+            reporting_service):
     port = free_port()
     container = container_factory(
         GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})

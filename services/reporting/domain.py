@@ -1,0 +1,687 @@
+"""Reporting's aggregates and events: forms as data (versioned, published by
+coordinators) and the observer copy of a form per (form, observer, station), which a
+resubmission updates where it differs, as Apollo's pre-created checklists do.
+
+A form reads the answers of any channel: typed values from GraphQL, raw digit strings
+from SMS and partners, each by its question's type.
+"""
+import re
+import uuid
+from dataclasses import dataclass
+
+from shared.aggregate import Aggregate
+from shared.errors import Problem, Rejected
+
+KINDS = ("checklist", "incident", "turnout", "protocol")
+PHASES = ("opening", "voting", "closing", "counting")
+QUESTION_TYPES = ("integer", "yes_no", "single_choice", "multiple_choice", "text")
+RELATIONS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b,
+             "=": lambda a, b: a == b, ">=": lambda a, b: a >= b,
+             ">": lambda a, b: a > b}
+TAG = re.compile(r"^[A-Z]{1,8}$")
+TEXT_LIMIT = 2000
+PREFIX_CLAIM = "sms_prefix"
+NOT_ASSIGNED = "not_assigned"
+
+
+def prefix_key(sms_prefix, incident):
+    """An SMS prefix names one form, and with "!" that prefix's incident form."""
+    return f"{sms_prefix}{'!' if incident else ''}"
+
+
+def refuse(problems):
+    if problems:
+        raise Rejected(*problems)
+
+
+@dataclass(frozen=True)
+class FormPublished:
+    form_id: str
+    version: int
+    name: str
+    kind: str
+    sms_prefix: str
+    groups: list
+    """[{"name", "questions": [{"tag", "text", "type", "required", "range"?,
+    "options"?}]}]; a range is {"min", "max"}, an option {"code", "label"}."""
+    control_relations: list
+    """[{"name", "left": [tags], "op", "right": [tags]}]: sum(left) op sum(right)."""
+    phase: str | None = None
+
+
+class Form(Aggregate):
+    events = (FormPublished,)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.facts = {}
+        self.questions = {}
+
+    @staticmethod
+    def stream(form_id):
+        return f"form:{form_id}"
+
+    def publish(self, form_id, name, kind, sms_prefix, groups, control_relations,
+                phase=None):
+        questions = [q for g in groups for q in g["questions"]]
+        tags = [q["tag"] for q in questions]
+        problems = [Problem("DUPLICATE_TAG", f"question {tag} is asked twice",
+                            f"groups.questions.{tag}")
+                    for i, tag in enumerate(tags) if tag in tags[:i]]
+        for q in questions:
+            problems += _question_problems(q)
+        types = {q["tag"]: q["type"] for q in questions}
+        for relation in control_relations:
+            for tag in relation["left"] + relation["right"]:
+                if types.get(tag) != "integer":
+                    problems.append(Problem(
+                        "INVALID_RELATION", f"control relation {relation['name']} "
+                        f"names {tag}, which is not an integer question of the form",
+                        "control_relations"))
+        refuse(problems)
+        key = prefix_key(sms_prefix, kind == "incident")
+        if self.facts and self.facts["prefix_key"] != key:
+            self.release(PREFIX_CLAIM, self.facts["prefix_key"])
+        self.claim(PREFIX_CLAIM, key)
+        self.record(FormPublished(form_id, self.facts.get("version", 0) + 1, name, kind,
+                                  sms_prefix, groups, control_relations, phase))
+
+    def on_form_published(self, event):
+        self.facts = {**vars(event), "prefix_key": prefix_key(
+            event.sms_prefix, event.kind == "incident")}
+        self.questions = {q["tag"]: q for g in event.groups for q in g["questions"]}
+
+    @property
+    def required(self):
+        return [tag for tag, q in self.questions.items() if q["required"]]
+
+    def read(self, answers):
+        """(values by tag, unknown tags, [{"tag", "reason"}]) from a submission's
+        answers, raw strings or typed values alike."""
+        values, unknown, invalid = {}, [], []
+        for tag, given in answers.items():
+            question = self.questions.get(tag.upper())
+            if question is None:
+                unknown.append(tag)
+                continue
+            try:
+                values[question["tag"]] = _read(question, given)
+            except ValueError as exc:
+                invalid.append({"tag": question["tag"], "reason": str(exc)})
+        return values, unknown, invalid
+
+    def broken_relations(self, values):
+        """The names of the control relations the answers break; a relation with an
+        unanswered term is not judged."""
+        broken = []
+        for relation in self.facts["control_relations"]:
+            terms = relation["left"] + relation["right"]
+            if any(values.get(tag) is None for tag in terms):
+                continue
+            left = sum(values[tag] for tag in relation["left"])
+            right = sum(values[tag] for tag in relation["right"])
+            if not RELATIONS[relation["op"]](left, right):
+                broken.append(relation["name"])
+        return broken
+
+
+def _question_problems(question):
+    field = f"groups.questions.{question['tag']}"
+    kind = question["type"]
+    if kind in ("single_choice", "multiple_choice"):
+        codes = [o["code"] for o in question.get("options") or []]
+        if not codes:
+            return [Problem("OPTIONS_REQUIRED", f"{question['tag']} is a choice and "
+                            "needs options", field)]
+        if kind == "multiple_choice" and any(not 1 <= c <= 9 for c in codes):
+            # SMS sends one digit per chosen option.
+            return [Problem("INVALID_OPTIONS", f"{question['tag']}: options of a "
+                            "multiple choice are numbered 1-9", field)]
+        if len(set(codes)) != len(codes):
+            return [Problem("INVALID_OPTIONS", f"{question['tag']}: an option code "
+                            "is used twice", field)]
+    bounds = question.get("range")
+    if bounds and bounds["min"] > bounds["max"]:
+        return [Problem("INVALID_RANGE", f"{question['tag']}: the range's minimum is "
+                        "above its maximum", field)]
+    return []
+
+
+def _digits(given):
+    if isinstance(given, bool):
+        return int(given)
+    if isinstance(given, int):
+        return given
+    if isinstance(given, str) and given.strip().isdigit():
+        return int(given.strip())
+    raise ValueError(f"{given!r} is not a number")
+
+
+def _read(question, given):
+    kind = question["type"]
+    if kind == "text":
+        text = str(given).strip()
+        if not text or len(text) > TEXT_LIMIT:
+            raise ValueError(f"a text answer is 1-{TEXT_LIMIT} characters")
+        return text
+    if kind == "multiple_choice":
+        chosen = ([_digits(d) for d in given.strip()] if isinstance(given, str)
+                  else [_digits(d) for d in given] if isinstance(given, list)
+                  else [_digits(given)])
+        codes = {o["code"] for o in question["options"]}
+        outside = [c for c in chosen if c not in codes]
+        if outside or not chosen:
+            raise ValueError(f"options {outside or chosen} are not among {sorted(codes)}")
+        return sorted(set(chosen))
+    value = _digits(given)
+    if kind == "yes_no" and value not in (0, 1):
+        raise ValueError(f"{value} is neither 1 (yes) nor 0 (no)")
+    if kind == "single_choice":
+        codes = {o["code"] for o in question["options"]}
+        if value not in codes:
+            raise ValueError(f"option {value} is not among {sorted(codes)}")
+    bounds = question.get("range")
+    if kind == "integer" and bounds and not bounds["min"] <= value <= bounds["max"]:
+        raise ValueError(f"{value} is outside {bounds['min']}-{bounds['max']}")
+    if kind == "integer" and value < 0:
+        raise ValueError(f"{value} is below zero")
+    return value
+
+
+@dataclass(frozen=True)
+class ReportSubmitted:
+    """One observer's copy of a form at a station changed: `changes` holds what this
+    submission changed, `answers` the whole copy after it; `master`, `conflicts` and
+    `station_status` the station's master copy after it."""
+    submission_id: str
+    form_id: str
+    form_version: int
+    kind: str
+    observer_id: str
+    station_code: str
+    region: str
+    district: str
+    channel: str
+    changes: dict
+    answers: dict
+    missing: list
+    unknown: list
+    invalid: list
+    flags: list
+    verified: bool
+    master: dict
+    conflicts: list
+    station_status: str
+    status_before: str
+    comment: str | None = None
+    received_at: str | None = None
+    serial: str | None = None
+
+
+@dataclass(frozen=True)
+class MasterValueOverridden:
+    form_id: str
+    station_code: str
+    region: str
+    district: str
+    tag: str
+    value: object
+    reason: str
+    overridden_by: str
+    master: dict
+    conflicts: list
+    station_status: str
+    status_before: str
+
+
+class StationReport(Aggregate):
+    """One form at one station: each observer's copy (per observer and serial), as
+    Apollo keeps them, and the station's master copy that their verified answers make:
+    a value they agree on flows into it, a disagreement is a conflict on that question
+    until a coordinator overrides the value."""
+
+    events = (ReportSubmitted, MasterValueOverridden)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.copies = {}
+        self.overrides = {}
+        self.master, self.conflicts = {}, []
+        self.station_status = "missing"
+        self.outcome = None
+
+    @staticmethod
+    def stream(form_id, station_code):
+        return f"report:{form_id}:{station_code}"
+
+    @staticmethod
+    def copy_key(observer_id, serial=None):
+        return f"{observer_id}:{serial or ''}"
+
+    def submission_id(self, copy_key):
+        # The same copy answers with the same id on every resubmission.
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id}:{copy_key}"))
+
+    def submit(self, form, observer_id, station, channel, values, unknown, invalid,
+               assigned, sender_verified, comment=None, received_at=None, serial=None):
+        key = self.copy_key(observer_id, serial)
+        copy = self.copies.get(key, {"answers": {}, "comment": None, "verified": None})
+        changes = {tag: v for tag, v in values.items() if copy["answers"].get(tag) != v}
+        answers = {**copy["answers"], **changes}
+        flags = ([] if assigned else [NOT_ASSIGNED]) + [
+            f"control_relation_broken:{name}" for name in form.broken_relations(answers)]
+        verified = bool(sender_verified and assigned)
+        missing = [tag for tag in form.required if tag not in answers]
+        comment = comment if comment is not None else copy["comment"]
+        outcome = outcome_of(form.facts, sorted(values), missing, unknown, invalid,
+                             flags, verified)
+        if changes or comment != copy["comment"] or verified != copy["verified"]:
+            copies = {**self.copies, key: {"answers": answers, "verified": verified,
+                                           "flagged": bool(flags)}}
+            master, conflicts, status_after = _master(form, copies, self.overrides)
+            self.record(ReportSubmitted(
+                self.submission_id(key), form.facts["form_id"], form.facts["version"],
+                form.facts["kind"], observer_id, station["code"], station["region"],
+                station["district"], channel, changes, answers, missing, unknown,
+                invalid, flags, verified, master, conflicts, status_after,
+                self.station_status, comment, received_at, serial))
+            outcome["changed"] = True
+        self.outcome = {**outcome, "submission_id": self.submission_id(key)}
+
+    def override(self, form, station, tag, value, reason, overridden_by):
+        if tag not in form.questions:
+            raise Rejected(Problem("UNKNOWN_TAG", f"the form has no question {tag}",
+                                   "tag"))
+        try:
+            value = _read(form.questions[tag], value)
+        except ValueError as exc:
+            raise Rejected(Problem("INVALID_VALUE", f"{tag}: {exc}", "value"))
+        if not self.copies:
+            raise Rejected(Problem("NO_REPORT", f"station {station['code']} has not "
+                                   "reported this form", "station_code"))
+        overrides = {**self.overrides, tag: value}
+        master, conflicts, status_after = _master(form, self.copies, overrides)
+        self.record(MasterValueOverridden(
+            form.facts["form_id"], station["code"], station["region"],
+            station["district"], tag, value, reason, overridden_by, master, conflicts,
+            status_after, self.station_status))
+
+    def on_report_submitted(self, event):
+        self.copies[self.copy_key(event.observer_id, event.serial)] = {
+            "answers": event.answers, "comment": event.comment,
+            "verified": event.verified, "flagged": bool(event.flags)}
+        self._master_after(event)
+        # What a retried request is answered with.
+        self.outcome = {**outcome_of(vars(event), sorted(event.changes), event.missing,
+                                     event.unknown, event.invalid, event.flags,
+                                     event.verified), "changed": True,
+                        "submission_id": event.submission_id}
+
+    def on_master_value_overridden(self, event):
+        self.overrides[event.tag] = event.value
+        self._master_after(event)
+
+    def _master_after(self, event):
+        self.master, self.conflicts = event.master, event.conflicts
+        self.station_status = event.station_status
+
+
+def _master(form, copies, overrides):
+    """(master values, conflicting tags, the station's status) from the verified
+    copies that break no rule, and a coordinator's overrides."""
+    given = {}
+    for copy in copies.values():
+        if copy["verified"] and not copy["flagged"]:
+            for tag, value in copy["answers"].items():
+                given.setdefault(tag, []).append(value)
+    master, conflicts = {}, []
+    for tag, values in given.items():
+        if tag in overrides:
+            continue
+        if all(v == values[0] for v in values):
+            master[tag] = values[0]
+        else:
+            conflicts.append(tag)
+    master.update(overrides)
+    if not given and not overrides:
+        status = "missing"
+    elif conflicts:
+        status = "conflict"
+    else:
+        status = ("partial" if any(t not in master for t in form.required)
+                  else "complete")
+    return master, sorted(conflicts), status
+
+
+def status(missing, unknown, invalid):
+    if unknown:
+        return "unknown_codes"
+    if invalid:
+        return "invalid_values"
+    return "partial" if missing else "accepted"
+
+
+def outcome_of(form, accepted, missing, unknown, invalid, flags, verified):
+    """The reply's facts about a submission (see the submission contract)."""
+    return {"status": status(missing, unknown, invalid), "accepted": accepted,
+            "missing": missing, "unknown": unknown, "invalid": invalid, "flags": flags,
+            "verified": verified, "form_id": form["form_id"], "kind": form["kind"],
+            "changed": False}
+
+
+INCIDENT_CATEGORIES = ("ballot_stuffing", "carousel_voting", "pressure_on_voters",
+                       "obstruction_of_observers", "campaigning_at_station",
+                       "vote_buying", "secrecy_violated", "protocol_falsification",
+                       "other")
+SEVERITIES = ("low", "medium", "high", "critical")
+# Which status may follow which: reported -> verified or rejected -> escalated.
+INCIDENT_MOVES = {"reported": ("verified", "rejected"), "verified": ("escalated",)}
+
+
+@dataclass(frozen=True)
+class IncidentReported:
+    incident_id: str
+    category: str
+    severity: str
+    description: str
+    station_code: str
+    region: str
+    district: str
+    occurred_at: str
+    observer_id: str
+    channel: str
+    verified: bool
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class IncidentStatusChanged:
+    """`status` is verified, rejected or escalated; `by` who decided and `reason` why."""
+    incident_id: str
+    station_code: str
+    region: str
+    district: str
+    category: str
+    severity: str
+    status: str
+    previous: str
+    by: str
+    reason: str
+    verified: bool
+
+
+class Incident(Aggregate):
+    events = (IncidentReported, IncidentStatusChanged)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.facts = {}
+        self.status = None
+
+    @staticmethod
+    def stream(incident_id):
+        return f"incident:{incident_id}"
+
+    def report(self, incident_id, station, observer_id, channel, verified, category,
+               severity, description, occurred_at, evidence=None):
+        self.record(IncidentReported(
+            incident_id, category, severity, " ".join(description.split()),
+            station["code"], station["region"], station["district"], occurred_at,
+            observer_id, channel, verified, evidence))
+
+    def move(self, status, by, reason):
+        if status not in INCIDENT_MOVES.get(self.status, ()):
+            raise Rejected(Problem("INVALID_TRANSITION", f"an incident {self.status} "
+                                   f"cannot become {status}", "status"))
+        facts = self.facts
+        self.record(IncidentStatusChanged(
+            facts["incident_id"], facts["station_code"], facts["region"],
+            facts["district"], facts["category"], facts["severity"], status,
+            self.status, by, reason, facts["verified"]))
+
+    def on_incident_reported(self, event):
+        self.facts = vars(event)
+        self.status = "reported"
+
+    def on_incident_status_changed(self, event):
+        self.status = event.status
+
+
+DEFAULT_CHECKPOINTS = ["10:00", "12:00", "15:00", "18:00", "close"]
+SUSPICIOUS_SHARE = 0.9
+# A share this far above the region's mean at the same checkpoint is a jump.
+SUSPICIOUS_JUMP = 0.25
+
+
+@dataclass(frozen=True)
+class TurnoutReported:
+    """`voters` who had voted by `checkpoint`; `previous` what the station reported
+    there before (null the first time), so the region's curve moves by the difference."""
+    station_code: str
+    region: str
+    district: str
+    checkpoint: str
+    voters: int
+    registered_voters: int
+    share: float
+    flags: list
+    observer_id: str
+    channel: str
+    verified: bool
+    counted: bool
+    """Verified and not impossible: part of the region's curve."""
+    previous: dict | None = None
+    """{"voters", "registered_voters", "counted"} as reported before."""
+
+
+def turnout_flags(checkpoints, reported, checkpoint, voters, registered, region_mean):
+    """impossible: above 100 % or below an earlier checkpoint (or above a later one);
+    suspicious: above 90 %, or far above the region's mean share at the checkpoint."""
+    flags = []
+    share = voters / registered if registered else 0.0
+    if share > 1:
+        flags.append("impossible:above_100_percent")
+    position = checkpoints.index(checkpoint)
+    for other, value in reported.items():
+        earlier = checkpoints.index(other) < position
+        if (earlier and value > voters) or (not earlier and other != checkpoint
+                                            and value < voters):
+            flags.append(f"impossible:decreasing_from_{other}")
+    if SUSPICIOUS_SHARE < share <= 1:
+        flags.append("suspicious:above_90_percent")
+    if region_mean is not None and share - region_mean > SUSPICIOUS_JUMP:
+        flags.append("suspicious:jump_above_region")
+    return flags
+
+
+class Turnout(Aggregate):
+    """One station's turnout through the day, a figure per checkpoint."""
+
+    events = (TurnoutReported,)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.reported = {}
+        self.flags = []
+
+    @staticmethod
+    def stream(station_code):
+        return f"turnout:{station_code}"
+
+    def report(self, checkpoints, station, checkpoint, voters, observer_id, channel,
+               verified, region_mean):
+        if checkpoint not in checkpoints:
+            raise Rejected(Problem("UNKNOWN_CHECKPOINT", f"{checkpoint} is not one of "
+                                   f"the checkpoints {', '.join(checkpoints)}",
+                                   "checkpoint"))
+        before = self.reported.get(checkpoint)
+        if before and before["voters"] == voters and before["verified"] == verified:
+            return
+        registered = station["registered_voters"]
+        flags = turnout_flags(checkpoints, {c: r["voters"] for c, r in
+                                            self.reported.items()},
+                              checkpoint, voters, registered, region_mean)
+        counted = verified and not any(f.startswith("impossible") for f in flags)
+        self.record(TurnoutReported(
+            station["code"], station["region"], station["district"], checkpoint, voters,
+            registered, round(voters / registered, 4) if registered else 0.0, flags,
+            observer_id, channel, verified, counted,
+            before and {k: before[k]
+                        for k in ("voters", "registered_voters", "counted")}))
+
+    def on_turnout_reported(self, event):
+        self.reported[event.checkpoint] = {
+            "voters": event.voters, "registered_voters": event.registered_voters,
+            "counted": event.counted, "verified": event.verified}
+        self.flags = event.flags
+
+
+@dataclass(frozen=True)
+class ProtocolSubmitted:
+    """A station's results protocol. `counted` (verified, no control relation broken)
+    puts it in the totals; `previous_counted` is the votes it replaced there."""
+    station_code: str
+    region: str
+    district: str
+    votes: dict
+    ballots_issued: int
+    ballots_in_boxes: int
+    invalid_ballots: int
+    registered_voters: int
+    flags: list
+    observer_id: str
+    channel: str
+    verified: bool
+    counted: bool
+    previous_counted: dict | None = None
+    """{"votes", "invalid_ballots"} the totals held for this station before."""
+
+
+def protocol_flags(votes, ballots_issued, ballots_in_boxes, invalid_ballots,
+                   registered_voters):
+    """The protocol's control relations, each broken one named."""
+    flags = []
+    if sum(votes.values()) + invalid_ballots != ballots_in_boxes:
+        flags.append("control_relation_broken:votes_plus_invalid_equal_ballots_in_boxes")
+    if ballots_in_boxes > ballots_issued:
+        flags.append("control_relation_broken:ballots_in_boxes_within_issued")
+    if ballots_issued > registered_voters:
+        flags.append("control_relation_broken:ballots_issued_within_registered_voters")
+    return flags
+
+
+class Protocol(Aggregate):
+    events = (ProtocolSubmitted,)
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.last = None
+        self.counted = None
+        self.flags = []
+
+    @staticmethod
+    def stream(station_code):
+        return f"protocol:{station_code}"
+
+    def submit(self, station, votes, ballots_issued, ballots_in_boxes, invalid_ballots,
+               observer_id, channel, verified):
+        facts = {"votes": votes, "ballots_issued": ballots_issued,
+                 "ballots_in_boxes": ballots_in_boxes, "invalid_ballots": invalid_ballots,
+                 "verified": verified}
+        if facts == self.last:
+            return
+        flags = protocol_flags(votes, ballots_issued, ballots_in_boxes, invalid_ballots,
+                               station["registered_voters"])
+        self.record(ProtocolSubmitted(
+            station["code"], station["region"], station["district"], votes,
+            ballots_issued, ballots_in_boxes, invalid_ballots,
+            station["registered_voters"], flags, observer_id, channel, verified,
+            verified and not flags, self.counted))
+
+    def on_protocol_submitted(self, event):
+        self.last = {"votes": event.votes, "ballots_issued": event.ballots_issued,
+                     "ballots_in_boxes": event.ballots_in_boxes,
+                     "invalid_ballots": event.invalid_ballots, "verified": event.verified}
+        self.counted = ({"votes": event.votes, "invalid_ballots": event.invalid_ballots}
+                        if event.counted else None)
+        self.flags = event.flags
+
+
+Z_95 = 1.96
+
+
+def pvt_estimate(protocols, population=None):
+    """Vote shares from a sample of stations with their 95 % margins of error.
+
+    Each station is a cluster: the share of candidate c is the ratio estimator
+    p = sum(y_ci) / sum(m_i) over the sampled stations (m_i its valid votes), and its
+    variance (1 - f) / (n * mean(m)^2) * sum((y_ci - p * m_i)^2) / (n - 1), with f the
+    sampling fraction when the number of stations in the population is known.
+    """
+    n = len(protocols)
+    if n < 2:
+        return {"stations": n, "shares": {}}
+    totals = [sum(p.values()) for p in protocols]
+    mean = sum(totals) / n
+    candidates = sorted({c for p in protocols for c in p})
+    fpc = 1 - n / population if population else 1.0
+    shares = {}
+    for candidate in candidates:
+        votes = [p.get(candidate, 0) for p in protocols]
+        share = sum(votes) / sum(totals) if sum(totals) else 0.0
+        residuals = sum((y - share * m) ** 2 for y, m in zip(votes, totals))
+        variance = fpc / (n * mean ** 2) * residuals / (n - 1) if mean else 0.0
+        shares[candidate] = {"share": share, "margin": Z_95 * variance ** 0.5}
+    return {"stations": n, "shares": shares}
+
+
+@dataclass(frozen=True)
+class TurnoutCheckpointsSet:
+    checkpoints: list
+
+
+class TurnoutPlan(Aggregate):
+    """The checkpoints of the day at which stations report turnout."""
+
+    events = (TurnoutCheckpointsSet,)
+    STREAM = "turnout-plan"
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.checkpoints = list(DEFAULT_CHECKPOINTS)
+
+    def set(self, checkpoints):
+        if len(set(checkpoints)) != len(checkpoints):
+            raise Rejected(Problem("DUPLICATE_CHECKPOINT", "a checkpoint is listed twice",
+                                   "checkpoints"))
+        if checkpoints != self.checkpoints:
+            self.record(TurnoutCheckpointsSet(list(checkpoints)))
+
+    def on_turnout_checkpoints_set(self, event):
+        self.checkpoints = event.checkpoints
+
+
+@dataclass(frozen=True)
+class PvtSampleDefined:
+    """The stations of a parallel vote tabulation's sample, drawn from `population`."""
+    station_codes: list
+    population: int
+
+
+class PvtSample(Aggregate):
+    events = (PvtSampleDefined,)
+    STREAM = "pvt-sample"
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.facts = None
+
+    def define(self, station_codes, population):
+        codes = sorted(set(station_codes))
+        if len(codes) > population:
+            raise Rejected(Problem("SAMPLE_ABOVE_POPULATION", f"a sample of {len(codes)} "
+                                   f"stations is larger than {population}", "population"))
+        self.record(PvtSampleDefined(codes, population))
+
+    def on_pvt_sample_defined(self, event):
+        self.facts = vars(event)

@@ -1,0 +1,169 @@
+"""Reporting entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
+"errors"}; queries read the projections. What it knows of stations, observers and
+assignments it learns from the registry's and deployment's events."""
+from marshmallow import ValidationError
+from nameko.rpc import rpc
+
+from services.reporting import commands
+from services.reporting.projections import (DIRECTORY_SOURCES, Directory, Forms,
+                                            Incidents, Reporting, Reports, Results,
+                                            Turnouts)
+from services.reporting.schemas import (DefineSample, FormView, MoveIncident,
+                                        OverrideMasterValue, PublishForm, ReportIncident,
+                                        SetTurnoutCheckpoints, SubmitProtocol,
+                                        SubmitReport, SubmitTurnout)
+from shared.errors import Rejected
+from shared.runtime import EventLog, ReadModel, RequestContext, refusal, replies
+
+
+class ReportingService:
+    name = "reporting"
+
+    context = RequestContext()
+    log = EventLog(projections=[Forms, Reports, Incidents, Turnouts, Results],
+                   subscriptions=[(Directory, DIRECTORY_SOURCES)])
+    reporting = ReadModel(Reporting)
+
+    @property
+    def channel(self):
+        return self.context.get("channel") or "graphql"
+
+    @rpc
+    @replies(PublishForm())
+    def publish_form(self, command, idempotency_key=None):
+        return FormView().dump(commands.form_view(
+            commands.publish_form(self.log, command, idempotency_key)))
+
+    @rpc
+    @replies(SubmitReport(), invalid_code="VALIDATION")  # as the contract agreed
+    def submit_report(self, command, idempotency_key=None):
+        return commands.submit_report(self.log, self.reporting, command, idempotency_key)
+
+    @rpc
+    def submit_reports(self, batch, idempotency_keys=None):
+        """A burst of submissions (an SMS queue, a partner's batch) in one call: a
+        reply per submission, in order, each as submit_report answers it."""
+        schema = SubmitReport()
+        keys = idempotency_keys or [None] * len(batch)
+        replies, valid = [None] * len(batch), []
+        for i, command in enumerate(batch):
+            try:
+                valid.append((i, schema.load(command)))
+            except ValidationError as exc:
+                replies[i] = _refused(refusal(exc, "VALIDATION"))
+        outcomes = commands.submit_reports(self.log, self.reporting,
+                                           [c for _, c in valid],
+                                           [keys[i] for i, _ in valid])
+        for (i, _), outcome in zip(valid, outcomes):
+            if isinstance(outcome, Rejected):
+                replies[i] = _refused(outcome.problems)
+            elif isinstance(outcome, Exception):
+                raise outcome  # a store failure: the caller retries the whole batch
+            else:
+                replies[i] = {"ok": True, "data": outcome}
+        return replies
+
+    @rpc
+    @replies(OverrideMasterValue())
+    def override_master_value(self, command, idempotency_key=None):
+        report = commands.override_master_value(
+            self.log, self.reporting, command, self.context.get("actor"), idempotency_key)
+        return {"form_id": command["form_id"], "station_code": command["station_code"],
+                "master": report.master, "conflicts": report.conflicts,
+                "station_status": report.station_status}
+
+    @rpc
+    @replies(ReportIncident())
+    def report_incident(self, command, idempotency_key=None):
+        incident = commands.report_incident(self.log, self.reporting, command,
+                                            self.channel, idempotency_key)
+        return {**incident.facts, "id": incident.facts["incident_id"],
+                "status": incident.status}
+
+    @rpc
+    @replies(MoveIncident())
+    def move_incident(self, command, idempotency_key=None):
+        incident = commands.move_incident(self.log, command, self.context.get("actor"),
+                                          idempotency_key)
+        return {**incident.facts, "id": incident.facts["incident_id"],
+                "status": incident.status}
+
+    @rpc
+    @replies(SetTurnoutCheckpoints())
+    def set_turnout_checkpoints(self, command, idempotency_key=None):
+        plan = commands.set_turnout_checkpoints(self.log, command, idempotency_key)
+        return {"checkpoints": plan.checkpoints}
+
+    @rpc
+    @replies(SubmitTurnout())
+    def submit_turnout(self, command, idempotency_key=None):
+        turnout = commands.submit_turnout(self.log, self.reporting, command,
+                                          self.channel, idempotency_key)
+        return {"station_code": turnout.id.partition(":")[2],
+                "checkpoints": turnout.reported, "flags": turnout.flags}
+
+    @rpc
+    @replies(SubmitProtocol())
+    def submit_protocol(self, command, idempotency_key=None):
+        protocol = commands.submit_protocol(self.log, self.reporting, command,
+                                            self.channel, idempotency_key)
+        return {"station_code": protocol.id.partition(":")[2], **protocol.last,
+                "flags": protocol.flags, "counted": protocol.counted is not None}
+
+    @rpc
+    @replies(DefineSample())
+    def define_sample(self, command, idempotency_key=None):
+        return commands.define_sample(self.log, command, idempotency_key).facts
+
+    @rpc
+    def form_by_prefix(self, sms_prefix, incident=False):
+        """The published form an SMS prefix names, or None."""
+        if not isinstance(sms_prefix, str):
+            return None
+        try:
+            form = commands.published_form(self.log, sms_prefix=sms_prefix.upper(),
+                                           incident=incident)
+        except Rejected:
+            return None
+        return FormView(only=("form_id", "name", "kind", "questions")).dump(
+            commands.form_view(form))
+
+    @rpc
+    def forms(self):
+        return FormView(many=True).dump(self.reporting.forms())
+
+    @rpc
+    def station(self, station_code):
+        return self.reporting.stations({station_code}).get(station_code)
+
+    @rpc
+    def station_report(self, station_code):
+        return self.reporting.station_report(station_code)
+
+    @rpc
+    def region_stats(self, region=None):
+        return self.reporting.region_stats(region)
+
+    @rpc
+    def missing_reports(self, region, form_id):
+        return self.reporting.missing_reports(region, form_id)
+
+    @rpc
+    def incidents(self, filter=None):
+        return self.reporting.incidents(filter or {})
+
+    @rpc
+    def turnout(self, region=None):
+        return self.reporting.turnout(region)
+
+    @rpc
+    def results(self, region=None):
+        return commands.results(self.log, self.reporting, region)
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+def _refused(problems):
+    return {"ok": False, "errors": [p.as_dict() for p in problems]}

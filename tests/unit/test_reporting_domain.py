@@ -1,0 +1,77 @@
+"""Reporting's pure rules: reading answers by type, control relations, turnout and
+protocol flags, the PVT estimate with known answers."""
+import pytest
+
+from services.reporting.domain import (Form, pvt_estimate, protocol_flags,
+                                       turnout_flags)
+from services.reporting.schemas import EVENTS
+from shared.errors import Rejected
+
+QUESTIONS = [{"tag": "N", "text": "n", "type": "integer", "required": True,
+              "range": {"min": 0, "max": 10}},
+             {"tag": "M", "text": "m", "type": "integer", "required": False},
+             {"tag": "Y", "text": "y", "type": "yes_no", "required": False},
+             {"tag": "C", "text": "c", "type": "multiple_choice", "required": False,
+              "options": [{"code": 1, "label": "a"}, {"code": 2, "label": "b"}]}]
+
+
+def form(relations=()):
+    f = Form(Form.stream("f"))
+    f.publish("f", "F", "checklist", "F", [{"name": "g", "questions": QUESTIONS}],
+              list(relations))
+    return f
+
+
+def test_answers_are_read_by_type_from_any_channel():
+    values, unknown, invalid = form().read({"N": "7", "Y": True, "C": "21", "m": 3,
+                                            "Q": 1})
+    assert values == {"N": 7, "Y": 1, "C": [1, 2], "M": 3} and unknown == ["Q"]
+    _, _, invalid = form().read({"N": 11, "Y": "2", "C": "13", "M": "x"})
+    assert [i["tag"] for i in invalid] == ["N", "Y", "C", "M"]
+
+
+def test_control_relations_judge_only_what_was_answered():
+    f = form([{"name": "m within n", "left": ["M"], "op": "<=", "right": ["N"]}])
+    assert f.broken_relations({"N": 3, "M": 4}) == ["m within n"]
+    assert f.broken_relations({"N": 3}) == []
+    with pytest.raises(Rejected) as refused:
+        form([{"name": "r", "left": ["Y"], "op": "=", "right": ["N"]}])
+    assert refused.value.problems[0].code == "INVALID_RELATION"
+
+
+def test_turnout_flags():
+    points = ["10:00", "12:00", "close"]
+    assert turnout_flags(points, {}, "10:00", 100, 1000, None) == []
+    assert turnout_flags(points, {"10:00": 300}, "12:00", 200, 1000, None) == [
+        "impossible:decreasing_from_10:00"]
+    assert turnout_flags(points, {}, "close", 1001, 1000, None) == [
+        "impossible:above_100_percent"]
+    assert turnout_flags(points, {}, "12:00", 500, 1000, 0.2) == [
+        "suspicious:jump_above_region"]
+
+
+def test_protocol_control_lines():
+    assert protocol_flags({"A": 5, "B": 4}, 10, 10, 1, 100) == []
+    assert protocol_flags({"A": 5}, 10, 11, 1, 9) == [
+        "control_relation_broken:votes_plus_invalid_equal_ballots_in_boxes",
+        "control_relation_broken:ballots_in_boxes_within_issued",
+        "control_relation_broken:ballots_issued_within_registered_voters"]
+
+
+def test_pvt_ratio_estimate_with_cluster_variance_known_answer():
+    sample = [{"A": 60, "B": 40}, {"A": 30, "B": 70}, {"A": 50, "B": 50}]
+    # p = 140/300; sum of (y - p m)^2 = 466.67, / (n-1) = 233.33; mean m = 100;
+    # v = 233.33 / (3 * 100^2) = 0.0077778; margin = 1.96 * 0.088192 = 0.172856.
+    estimate = pvt_estimate(sample)
+    assert estimate["shares"]["A"]["share"] == pytest.approx(0.466667, abs=1e-6)
+    assert estimate["shares"]["A"]["margin"] == pytest.approx(0.172856, abs=1e-6)
+    # 3 of 30 stations: the finite population correction is 0.9.
+    assert pvt_estimate(sample, 30)["shares"]["A"]["margin"] == pytest.approx(
+        0.163986, abs=1e-6)
+    assert pvt_estimate(sample[:1])["shares"] == {}
+
+
+def test_every_event_has_a_published_schema():
+    assert {"FormPublished", "ReportSubmitted", "MasterValueOverridden",
+            "IncidentReported", "IncidentStatusChanged", "TurnoutReported",
+            "ProtocolSubmitted", "PvtSampleDefined"} <= set(EVENTS)
