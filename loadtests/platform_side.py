@@ -3,7 +3,7 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
 
   python -m loadtests.platform_side serve       starts the platform as `make run` does on
       the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
-      reused) and a RabbitMQ vhost of its own; prints one JSON line {url, mongo_uri,
+      reused) and the RabbitMQ vhost nazar-<prefix>; prints one JSON line {url, mongo_uri,
       prefix, sms_secret}; stops everything when its stdin closes. With --replay
       every service's relay publishes its whole log again (consumers skip what they
       have seen), so that a service added after the seeding learns the country.
@@ -28,7 +28,6 @@ from shared import auth, config
 from shared.eventstore import EventStore
 from shared.mongo import connect, service_database
 
-VHOST = "nazar-loadtest"
 CATCH_UP_TIMEOUT_S = 120
 REPLAY_AFTER_S = 10
 # Where each kind of accepted report lands in reporting's read models (by _id), and
@@ -50,7 +49,9 @@ def serve(args):
         mongod = EmbeddedMongod(config.VAR / "mongo", config.mongo_port())
         mongo_uri = mongod.start()
     ensure_rabbitmq(config.amqp_uri(), management=True)
-    create_vhost(VHOST)
+    # Of the prefix's own: two platforms on one vhost would answer each other's RPC.
+    vhost = f"nazar-{prefix().rstrip('_')}"
+    create_vhost(vhost)
     try:
         if args.fresh:
             client = connect(mongo_uri)
@@ -59,7 +60,7 @@ def serve(args):
                     client.drop_database(name)
             client.close()
         env = {"MONGO_URI": mongo_uri, "NAZAR_DB_PREFIX": prefix(),
-               "AMQP_URI": amqp_uri_for_vhost(config.amqp_uri(), VHOST),
+               "AMQP_URI": amqp_uri_for_vhost(config.amqp_uri(), vhost),
                "NAZAR_TOKEN_SECRET": config.token_secret()}
         with running_platform(env) as platform:
             if args.replay:

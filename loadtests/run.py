@@ -128,7 +128,8 @@ def main():
         log(f"floor run: {users} users against GET /ping")
         locust(users, FLOOR_USERS, "floor", os.environ.get("FLOOR_DURATION", "30s"), env)
         log(f"election-day run: {users} users for {duration}")
-        locust(users, ELECTION_DAY_USERS, "locust", duration,
+        classes = os.environ.get("USER_CLASSES", "").split() or ELECTION_DAY_USERS
+        locust(users, classes, "locust", duration,
                {**env, "LOADTEST_ACCEPTED": str(OUT / "accepted.json")})
         code = judge(started)
     finally:
