@@ -119,6 +119,7 @@ def main():
         country = seed.seed(f"{host}/graphql", coordinator,
                             int(os.environ.get("STATIONS", 30_000)),
                             int(os.environ.get("OBSERVERS", 60_000)),
+                            int(os.environ.get("CERTIFIED", 60_000)),
                             int(os.environ.get("SMS_SENDERS", 200)), log=log)
         country["sms_secret"] = (os.environ.get("SMS_WEBHOOK_SECRET")
                                  or started["sms_secret"])

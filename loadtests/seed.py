@@ -130,10 +130,11 @@ def wait_until(check, what, timeout=900, interval=2):
         time.sleep(interval)
 
 
-def certify(graphql, url, token, everyone, log):
-    """Certifies the observers still to certify (applicants, or in training): online
-    seminars of SEATS in each region (today's, found again by their idempotency keys),
-    every module attended and a passing score: ObserverCertified for each."""
+def certify(graphql, url, token, everyone, per_region, log):
+    """Certifies the first `per_region` observers of each region still to certify
+    (applicants, or in training): online seminars of SEATS (today's, found again by
+    their idempotency keys), every module attended and a passing score:
+    ObserverCertified for each."""
     day = datetime.now(timezone.utc).date().isoformat()
     course = graphql.mutation("defineCourse", "DefineCourseInput", "course { id }", {
         "title": "Election-day observers", "modules": MODULES, "passMark": 70,
@@ -143,7 +144,7 @@ def certify(graphql, url, token, everyone, log):
                                                 microsecond=0)
     seminars = defaultdict(list)  # (region, number): observers still to certify
     for region in REGIONS:
-        of_region = [o for o in everyone if o["region"] == region]
+        of_region = [o for o in everyone if o["region"] == region][:per_region]
         for i, observer in enumerate(of_region):
             if observer["status"] in ("applicant", "in_training"):
                 seminars[region, i // SEATS].append(observer)
@@ -186,8 +187,9 @@ def certify(graphql, url, token, everyone, log):
 
 
 def deploy(graphql, expected, log):
-    """Two observers per station in every region, by autoDeploy, until every certified
-    observer is deployed (deployment hears of certifications through events)."""
+    """Two observers per station in every region, by autoDeploy, until the `expected`
+    certified observers are deployed (deployment hears of certifications through
+    events)."""
     # Observers of no organization: the per-organization limit does not bind them.
     for region in REGIONS:
         graphql.mutation("setCoveragePlan", "SetCoveragePlanInput", "plan { region }",
@@ -257,7 +259,8 @@ def verify_phones(graphql, observers):
                              "clientMutationId": f"loadtest-phone-{observer['id']}"})
 
 
-def seed(url, token, stations, observer_count, sms_senders, log=print):
+def seed(url, token, stations, observer_count, certified, sms_senders, log=print):
+    """`certified` of the observers (all, normally) are certified and deployed."""
     graphql = GraphQL(url, token)
     started = time.monotonic()
     if sum(r["stations"] for r in regions(graphql)) < stations:
@@ -272,13 +275,13 @@ def seed(url, token, stations, observer_count, sms_senders, log=print):
         log(f"  {report['rows'] - report['rejectedRows']} imported, "
             f"{report['rejectedRows']} already there")
         wait_until(lambda: count(graphql) >= observer_count, "the registry's observers")
-    ready = count(graphql, "DEPLOYED")
-    if ready < observer_count:
-        certify(graphql, url, token, observers(graphql), log)
-        wait_until(lambda: count(graphql, "APPLICANT") + count(graphql, "IN_TRAINING")
-                   == 0,
-                   "the registry to show every observer certified")
-        deploy(graphql, observer_count, log)
+    certified = min(certified, observer_count)
+    if count(graphql, "DEPLOYED") < certified:
+        per_region = -(-certified // len(REGIONS))
+        certify(graphql, url, token, observers(graphql), per_region, log)
+        wait_until(lambda: count(graphql, "CERTIFIED") + count(graphql, "DEPLOYED")
+                   >= certified, "the registry to show the observers certified")
+        deploy(graphql, certified, log)
     deployed = observers(graphql, "DEPLOYED")
     # The SMS senders are observers of their own, not also reporting over GraphQL.
     country = {"observers": deployed[sms_senders:],
