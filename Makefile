@@ -23,7 +23,8 @@ bench: setup
 	$(PY) -m bench.training; training=$$?; \
 	$(PY) -m bench.deployment; deployment=$$?; \
 	$(PY) -m bench.reporting; reporting=$$?; \
-	exit $$(( foundation || registry || training || deployment || reporting ))
+	$(PY) -m bench.hotline; hotline=$$?; \
+	exit $$(( foundation || registry || training || deployment || reporting || hotline ))
 
 # make token ROLE=regional_coordinator REGION=KG-C   (OBSERVER=<id> for an observer)
 token: setup

@@ -14,14 +14,9 @@ import json
 import statistics
 import sys
 import time
-import uuid
-from datetime import datetime, timezone
 
-from bench.environment import bench_platform, report
+from bench.environment import announce, bench_platform, report
 from bench.registry import Client, timed_import, wait_for
-from shared.envelope import to_envelope
-from shared.eventstore import RecordedEvent
-from shared.relay import AmqpPublisher
 
 REGION, DISTRICTS = "R00", 20
 OTHER_REGIONS = 9
@@ -56,20 +51,14 @@ def observers_csv(count):
     return out.getvalue().encode()
 
 
-def certify(amqp_uri, observer_ids, batch=1000):
+def certify(amqp_uri, observer_ids):
     """ObserverCertified for each observer, as training's relay publishes it."""
-    publisher = AmqpPublisher(amqp_uri, "training")
-    now = datetime.now(timezone.utc)
-    for start in range(0, len(observer_ids), batch):
-        publisher.publish([to_envelope("training", RecordedEvent(
-            id=str(uuid.uuid4()), stream_id=f"certification:{observer_id}", version=1,
-            position=start + i + 1, type="ObserverCertified", schema_version=1,
-            data={"certification_id": f"bench-{observer_id}", "observer_id": observer_id,
-                  "course_id": "short-term", "certified_at": "2026-11-01T09:00:00+00:00",
-                  "expires_at": "2027-11-01T09:00:00+00:00", "roles": ["short_term"]},
-            metadata={"occurred_at": now, "actor": "bench"}))
-            for i, observer_id in enumerate(observer_ids[start:start + batch])])
-    publisher.close()
+    announce(amqp_uri, "training", "ObserverCertified", [
+        (f"certification:{observer_id}",
+         {"certification_id": f"bench-{observer_id}", "observer_id": observer_id,
+          "course_id": "short-term", "certified_at": "2026-11-01T09:00:00+00:00",
+          "expires_at": "2027-11-01T09:00:00+00:00", "roles": ["short_term"]})
+        for observer_id in observer_ids])
 
 
 class Certifications:

@@ -4,12 +4,16 @@ import contextlib
 import json
 import os
 import uuid
+from datetime import datetime, timezone
 
 from deploy.broker import amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq
 from deploy.mongod import EmbeddedMongod
 from deploy.platform import running_platform
 from shared import config
+from shared.envelope import to_envelope
+from shared.eventstore import RecordedEvent
 from shared.mongo import connect
+from shared.relay import AmqpPublisher
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
 
@@ -68,3 +72,17 @@ def report(name, title, figures, targets, width=28, digits=1):
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(figures, indent=2))
     return 0 if all(figures[f] <= t for f, t in targets.items()) else 1
+
+
+def announce(amqp_uri, service, event_type, items, batch=1000):
+    """Publishes an `event_type` event per (stream id, data) of `items` on
+    `<service>.events`, as that service's relay would."""
+    publisher = AmqpPublisher(amqp_uri, service)
+    now = datetime.now(timezone.utc)
+    for start in range(0, len(items), batch):
+        publisher.publish([to_envelope(service, RecordedEvent(
+            id=str(uuid.uuid4()), stream_id=stream_id, version=1,
+            position=start + i + 1, type=event_type, schema_version=1, data=data,
+            metadata={"occurred_at": now, "actor": "bench"}))
+            for i, (stream_id, data) in enumerate(items[start:start + batch])])
+    publisher.close()

@@ -10,5 +10,7 @@ SERVICES = [
     ("deployment-jobs", "jobs", "services.deployment.service:DeploymentService"),
     ("reporting", "serve", "services.reporting.service:ReportingService"),
     ("reporting-jobs", "jobs", "services.reporting.service:ReportingService"),
+    ("hotline", "serve", "services.hotline.service:HotlineService"),
+    ("hotline-jobs", "jobs", "services.hotline.service:HotlineService"),
     ("gateway", "serve", "gateway.service:GatewayService"),
 ]

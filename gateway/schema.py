@@ -1,16 +1,16 @@
 """The one GraphQL schema: each domain module contributes its Query and Mutation."""
 import graphene
 
-from gateway import deployment, registry, reporting, training
+from gateway import deployment, hotline, registry, reporting, training
 
 
 class Query(registry.Query, training.Query, deployment.Query, reporting.Query,
-            graphene.ObjectType):
+            hotline.Query, graphene.ObjectType):
     pass
 
 
 class Mutation(registry.Mutation, training.Mutation, deployment.Mutation,
-               reporting.Mutation, graphene.ObjectType):
+               reporting.Mutation, hotline.Mutation, graphene.ObjectType):
     pass
 
 

@@ -1,6 +1,8 @@
 """The gateway: GraphQL over HTTP for coordinators, operators, trainers and observers.
 It owns no data; resolvers call the services over RPC."""
+import hmac
 import json
+import logging
 from pathlib import Path
 
 import eventlet
@@ -9,15 +11,19 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from gateway.context import Context
-from gateway.errors import BAD_REQUEST, UNAUTHENTICATED, GatewayError, error_dict
+from gateway.errors import (BAD_REQUEST, SERVICE_UNAVAILABLE, UNAUTHENTICATED,
+                            GatewayError, error_dict)
 from gateway.executor import Executor
 from gateway.schema import schema
-from shared import auth
+from gateway.sms import inbound_message
+from shared import auth, config
 from shared.runtime import RequestContext
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
-SERVICES = ("registry", "training", "deployment", "reporting")
+SERVICES = ("registry", "training", "deployment", "reporting", "hotline")
 executor = Executor(schema)
+log = logging.getLogger(__name__)
+SMS_TIMEOUT_S = 20
 
 
 class GatewayService:
@@ -28,6 +34,7 @@ class GatewayService:
     training = RpcProxy("training")
     deployment = RpcProxy("deployment")
     reporting = RpcProxy("reporting")
+    hotline = RpcProxy("hotline")
 
     @http("POST", "/graphql")
     def graphql(self, request):
@@ -45,6 +52,31 @@ class GatewayService:
                                     channel="graphql")
         context = Context(viewer, {name: getattr(self, name) for name in SERVICES})
         return self._json(200, executor.execute(document, variables, operation, context))
+
+    @http("POST", "/sms/inbound")
+    def sms_inbound(self, request):
+        """The SMS gateway's webhook (Kannel and the like): the shared secret in the
+        `secret` query parameter; answers {"reply", "status", "problems"}."""
+        if not hmac.compare_digest(request.args.get("secret", "").encode(),
+                                   config.sms_webhook_secret().encode()):
+            return self._json(401, {"errors": [error_dict(
+                UNAUTHENTICATED, "send the shared secret as ?secret=")]})
+        self.request_context.update(actor="sms-gateway", role="sms_gateway",
+                                    channel="sms")
+        try:
+            with eventlet.Timeout(SMS_TIMEOUT_S):
+                answer = self.hotline.receive_sms(inbound_message(request))
+        except (Exception, eventlet.Timeout) as exc:
+            # The gateway keeps the message and delivers it again.
+            log.error("the hotline did not take an SMS: %r", exc)
+            return self._json(503, {"reply": None, "status": "pending", "problems": [
+                error_dict(SERVICE_UNAVAILABLE, "the hotline did not answer")]})
+        if answer["ok"]:
+            return self._json(200, answer["data"])
+        # Logged but not decided (reporting did not answer): the gateway delivers it
+        # again, and the redelivery is decided then.
+        return self._json(503, {"reply": None, "status": "pending",
+                                "problems": answer["errors"]})
 
     @http("GET", "/graphql")
     def graphiql(self, request):

@@ -49,6 +49,21 @@ class Aggregate:
         getattr(self, "on_" + _snake(type(event).__name__))(event)
 
 
+class Keyed(Aggregate):
+    """An aggregate whose stream is `<prefix>:<key>`, so an id of one kind given
+    where another belongs finds no stream instead of the wrong kind of one."""
+
+    prefix = None
+
+    @classmethod
+    def stream(cls, key):
+        return f"{cls.prefix}:{key}"
+
+    @property
+    def key(self):
+        return self.id.partition(":")[2]
+
+
 def event_type(event):
     return type(event).__name__
 

@@ -60,10 +60,39 @@ def jobs_niceness():
 
 
 def token_secret():
-    secret = os.environ.get("NAZAR_TOKEN_SECRET")
+    return _secret("NAZAR_TOKEN_SECRET", "token_secret")
+
+
+def sms_webhook_secret():
+    """What the SMS gateway sends as `?secret=` to POST /sms/inbound."""
+    return _secret("SMS_WEBHOOK_SECRET", "sms_webhook_secret")
+
+
+def sms_own_number():
+    """The hotline's own number (E.164): what it sends never comes back as news."""
+    return os.environ.get("SMS_OWN_NUMBER") or None
+
+
+def sms_provider():
+    """How the hotline sends SMS: `log` writes them to sms_provider_log()."""
+    return os.environ.get("SMS_PROVIDER", "log")
+
+
+def sms_provider_log():
+    return Path(os.environ.get("SMS_PROVIDER_LOG", VAR / "sms-outbox.log"))
+
+
+def hotline_overdue_hours():
+    """Per-category answer times of the appeals desk: "pressure=2,voter_list=12"."""
+    return os.environ.get("HOTLINE_OVERDUE_HOURS", "")
+
+
+def _secret(variable, filename):
+    """From the environment, else one generated locally once and kept in var/."""
+    secret = os.environ.get(variable)
     if secret:
         return secret
-    path = VAR / "token_secret"
+    path = VAR / filename
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

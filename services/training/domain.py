@@ -8,7 +8,7 @@ course (modules, pass mark, validity) as scheduled, so assessing needs no other 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from shared.aggregate import Aggregate, event_data
+from shared.aggregate import Keyed, event_data
 from shared.errors import Problem, Rejected
 
 OBSERVER_ROLES = ("short_term", "long_term", "mobile_group", "hotline_operator")
@@ -27,21 +27,6 @@ def moment(text):
 def refuse(problems):
     if problems:
         raise Rejected(*problems)
-
-
-class Keyed(Aggregate):
-    """An aggregate whose stream is `<prefix>:<key>`, so a course id given where a
-    session id belongs finds no stream instead of the wrong kind of one."""
-
-    prefix = None
-
-    @classmethod
-    def stream(cls, key):
-        return f"{cls.prefix}:{key}"
-
-    @property
-    def key(self):
-        return self.id.partition(":")[2]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from deploy.platform import free_port
 from gateway.service import GatewayService
 from services.deployment.service import DeploymentService
+from services.hotline.service import HotlineService
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from services.training.service import TrainingService
@@ -95,6 +96,13 @@ def deployment(container_factory, service_config):
 
 
 @pytest.fixture
+def hotline(container_factory, service_config):
+    container = container_factory(HotlineService, service_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
 def reporting_service(container_factory, service_config):
     container = container_factory(ReportingService, service_config)
     container.start()
@@ -103,7 +111,7 @@ def reporting_service(container_factory, service_config):
 
 @pytest.fixture
 def gateway(container_factory, service_config, registry, training, deployment,
-            reporting_service):
+            reporting_service, hotline):
     port = free_port()
     container = container_factory(
         GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})

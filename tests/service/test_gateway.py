@@ -158,7 +158,8 @@ def test_the_correlation_id_reaches_the_event_log(gateway, registry_events):
 def test_health_reports_each_service(gateway):
     health = gateway.session.get(gateway.url.replace("/graphql", "/health")).json()
     assert health == {"status": "ok", "services": {
-        "registry": "ok", "training": "ok", "deployment": "ok", "reporting": "ok"}}
+        "registry": "ok", "training": "ok", "deployment": "ok", "reporting": "ok",
+        "hotline": "ok"}}
 
 
 def test_graphiql_is_served_on_get(gateway):
