@@ -67,7 +67,7 @@ def serve(args):
                 replay(mongo_uri)
             print(json.dumps({"url": platform.url, "mongo_uri": mongo_uri,
                               "prefix": prefix(),
-                              "sms_secret": "none"}), flush=True)
+                              "sms_secret": config.sms_webhook_secret()}), flush=True)
             sys.stdin.read()  # until run.py is done with us
             platform.stop(timeout=30)
     finally:
