@@ -5,8 +5,9 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
       the database prefix LOADTEST_DB_PREFIX (kept between runs, so the seeded country is
       reused) and the RabbitMQ vhost nazar-<prefix>; prints one JSON line {url, mongo_uri,
       prefix, sms_secret}; stops everything when its stdin closes. With --replay
-      every service's relay publishes its whole log again (consumers skip what they
-      have seen), so that a service added after the seeding learns the country.
+      registry,deployment those services' relays publish their logs again (consumers
+      skip what they have seen), so that a service added after the seeding learns the
+      country; it answers once every subscriber has taken them.
   python -m loadtests.platform_side tokens ROLE  one token per line for each scope (an
       observer id, a region) read from stdin, signed with this platform's secret.
   python -m loadtests.platform_side reconcile FILE  waits until reporting's read models
@@ -15,21 +16,27 @@ pymongo) as a child of loadtests/run.py, which lives in locust's virtualenv (gev
       once (duplicated); prints the result as JSON.
 """
 import argparse
+import importlib
 import json
 import os
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from kombu import Connection
+
 from deploy.broker import amqp_uri_for_vhost, create_vhost, ensure_rabbitmq
 from deploy.mongod import EmbeddedMongod
 from deploy.platform import running_platform
+from deploy.services import SERVICES
 from shared import auth, config
 from shared.eventstore import EventStore
 from shared.mongo import connect, service_database
+from shared.runtime import EventLog
+from shared.subscriber import Subscriber
 
 CATCH_UP_TIMEOUT_S = 120
-REPLAY_AFTER_S = 10
+REPLAY_TIMEOUT_S = 600
 # Where each kind of accepted report lands in reporting's read models (by _id), and
 # what makes two documents there the same report.
 READ_MODELS = {"submission": ("copies",
@@ -64,7 +71,7 @@ def serve(args):
                "NAZAR_TOKEN_SECRET": config.token_secret()}
         with running_platform(env) as platform:
             if args.replay:
-                replay(mongo_uri)
+                replay(mongo_uri, env["AMQP_URI"], args.replay.split(","))
             print(json.dumps({"url": platform.url, "mongo_uri": mongo_uri,
                               "prefix": prefix(),
                               "sms_secret": config.sms_webhook_secret()}), flush=True)
@@ -75,16 +82,42 @@ def serve(args):
             mongod.stop()
 
 
-def replay(mongo_uri):
-    # The jobs processes declare their subscribers' queues as they start; give them
-    # the time to, or the first events replayed would pass them by.
-    time.sleep(REPLAY_AFTER_S)
+def replay(mongo_uri, amqp_uri, services):
+    """The services' relays publish their logs again; returns once they have and every
+    subscriber has taken what it was sent."""
     client = connect(mongo_uri)
-    for name in client.list_database_names():
-        if name.startswith(prefix()):
-            client[name]["checkpoints"].update_one({"_id": "relay"},
-                                                   {"$set": {"position": 0}})
+    logs = [client[f"{prefix()}{service}"] for service in services]
+    for db in logs:
+        db["checkpoints"].update_one({"_id": "relay"}, {"$set": {"position": 0}})
+    deadline = time.monotonic() + REPLAY_TIMEOUT_S
+    # Twice in a row: a subscriber holds a batch unacknowledged while it applies it.
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        published = all((db["checkpoints"].find_one({"_id": "relay"}) or {}).get(
+            "position", 0) >= EventStore(db).last_position() for db in logs)
+        quiet = quiet + 1 if published and not backlog(client, amqp_uri) else 0
+        time.sleep(1)
     client.close()
+
+
+def backlog(client, amqp_uri):
+    """Messages waiting in the queues of every service's subscribers."""
+    waiting = 0
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        for _, runner, path in SERVICES:
+            if runner != "serve":
+                continue
+            # Not deploy.serve's load_service: importing it patches for eventlet.
+            module, _, name = path.partition(":")
+            service = getattr(importlib.import_module(module), name)
+            db = client[f"{prefix()}{service.name}"]
+            logs = [v for v in vars(service).values() if isinstance(v, EventLog)]
+            for event_log in logs:
+                for projection, sources in event_log.subscriptions:
+                    queue = Subscriber(db, projection(), sources, amqp_uri).queue.name
+                    waiting += channel.queue_declare(queue, passive=True).message_count
+    return waiting
 
 
 def tokens(args):
@@ -168,8 +201,8 @@ def main():
     serving = commands.add_parser("serve")
     serving.add_argument("--fresh", action="store_true",
                          help="drop the load test's databases first (seed again)")
-    serving.add_argument("--replay", action="store_true",
-                         help="every relay publishes its log again")
+    serving.add_argument("--replay", metavar="SERVICE,...",
+                         help="these services' relays publish their logs again")
     serving.set_defaults(run=serve)
     minting = commands.add_parser("tokens")
     minting.add_argument("role", choices=["observer", "regional_coordinator"])

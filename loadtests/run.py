@@ -40,9 +40,8 @@ def platform_side(*args, stdin=None, env=None):
 
 def start_platform():
     """(process, {url, mongo_uri, prefix}) of a platform started for this run."""
-    args = ["serve"] + [f"--{option}" for option, variable in
-                        (("fresh", "RESEED"), ("replay", "REPLAY"))
-                        if os.environ.get(variable) == "1"]
+    args = ["serve"] + (["--fresh"] if os.environ.get("RESEED") == "1" else []) + (
+        ["--replay", os.environ["REPLAY"]] if os.environ.get("REPLAY") else [])
     process = subprocess.Popen([PLATFORM_PYTHON, "-m", "loadtests.platform_side", *args],
                                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                text=True)
