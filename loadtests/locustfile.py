@@ -288,8 +288,10 @@ class SmsSender(FastHttpUser):
 
     @task(1)
     def malformed(self):
+        # Answered with why, never accepted; the same text again is a duplicate.
         self.send("sms: malformed", random.choice(MALFORMED),
-                  ("malformed", "unknown_observer", "ignored"))
+                  ("malformed", "unknown_observer", "unknown_codes", "invalid_values",
+                   "ignored", "duplicate"))
 
 
 REGION_STATS = """query($region: String) { regionStats(region: $region) {
