@@ -21,19 +21,23 @@ import json
 import os
 import sys
 import time
+import warnings
 from datetime import datetime, timedelta, timezone
 
-from kombu import Connection
+# Importing the services' classes (nameko) warns that eventlet is deprecated.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-from deploy.broker import amqp_uri_for_vhost, create_vhost, ensure_rabbitmq
-from deploy.mongod import EmbeddedMongod
-from deploy.platform import running_platform
-from deploy.services import SERVICES
-from shared import auth, config
-from shared.eventstore import EventStore
-from shared.mongo import connect, service_database
-from shared.runtime import EventLog
-from shared.subscriber import Subscriber
+from kombu import Connection  # noqa: E402
+
+from deploy.broker import amqp_uri_for_vhost, create_vhost, ensure_rabbitmq  # noqa: E402
+from deploy.mongod import EmbeddedMongod  # noqa: E402
+from deploy.platform import running_platform  # noqa: E402
+from deploy.services import SERVICES  # noqa: E402
+from shared import auth, config  # noqa: E402
+from shared.eventstore import EventStore  # noqa: E402
+from shared.mongo import connect, service_database  # noqa: E402
+from shared.runtime import EventLog  # noqa: E402
+from shared.subscriber import Subscriber  # noqa: E402
 
 CATCH_UP_TIMEOUT_S = 120
 REPLAY_TIMEOUT_S = 600
