@@ -174,25 +174,44 @@ def duplicated(db):
     return extra
 
 
+def finished_run(path, after):
+    """The locust master's record of a run that stopped after `after`, or None yet."""
+    try:
+        run = json.loads(open(path).read())
+    except (OSError, ValueError):  # not there yet, or being written
+        return None
+    return run if run["stopped_at"] >= after else None
+
+
 def reconcile(args):
     """FILE: {"accepted": {kind: [ids]}, "started_at", "stopped_at"} (epoch seconds)
-    from the locust master; the SMS accepted are read from the hotline's log."""
-    run = json.loads(open(args.file).read())
+    from the locust master; the SMS accepted are read from the hotline's log.
+
+    Started before the load stops (--after), it watches the read models meanwhile, so
+    that how soon they caught up is not blurred by locust's own shutdown."""
     client = connect(config.mongo_uri())
     db = service_database(client, "reporting")
-    hotline = service_database(client, "hotline")
-    accepted = {**run["accepted"], "sms": sms_accepted(hotline, run["started_at"])}
-    caught_up_after = None
+    observed = []  # (when, caught up) until the run's record appears
+    while not (run := finished_run(args.file, args.after)):
+        observed.append((time.time(), caught_up(db)))
+        time.sleep(0.1)
+    accepted = {**run["accepted"], "sms": sms_accepted(service_database(
+        client, "hotline"), run["started_at"])}
+    caught_up_at = next((when for when, done in observed
+                         if when >= run["stopped_at"] and done), None)
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if caught_up(db) and not any(missing(db, accepted).values()):
-            caught_up_after = time.time() - run["stopped_at"]
+        if any(missing(db, accepted).values()) or not caught_up(db):
+            caught_up_at = None
+        elif caught_up_at is None:
+            caught_up_at = time.time()
+        if caught_up_at:
             break
         time.sleep(0.1)
     lost = missing(db, accepted)
     print(json.dumps({
         "accepted": {kind: len(ids) for kind, ids in accepted.items()},
-        "caught_up_after_s": caught_up_after,
+        "caught_up_after_s": caught_up_at and caught_up_at - run["stopped_at"],
         "lost": sum(len(ids) for ids in lost.values()),
         "lost_examples": {kind: ids[:5] for kind, ids in lost.items()},
         "duplicated": duplicated(db)}))
@@ -214,6 +233,8 @@ def main():
     minting.set_defaults(run=tokens)
     reconciling = commands.add_parser("reconcile")
     reconciling.add_argument("file")
+    reconciling.add_argument("--after", type=float, default=0,
+                             help="wait for a run that stops after this (epoch seconds)")
     reconciling.set_defaults(run=reconcile)
     args = parser.parse_args()
     args.run(args)

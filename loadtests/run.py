@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -89,19 +90,29 @@ def locust(users, classes, csv_prefix, run_time, env):
     return subprocess.run(command, env={**os.environ, **env}).returncode
 
 
-def judge(started):
-    """Reconciles var/loadtest/accepted.json with reporting's read models; the verdict's
-    exit code."""
-    reconciled = json.loads(platform_side(
-        "reconcile", str(OUT / "accepted.json"),
-        env={k: v for k, v in (("MONGO_URI", started.get("mongo_uri")),
-                               ("NAZAR_DB_PREFIX", started.get("prefix"))) if v}))
-    return verdict.main(OUT, reconciled)
+def reconciler(started, after=0):
+    """The platform-side reconciliation of var/loadtest/accepted.json, started now: it
+    watches reporting's read models until a run that stops after `after` is recorded."""
+    return subprocess.Popen(
+        [PLATFORM_PYTHON, "-m", "loadtests.platform_side", "reconcile",
+         str(OUT / "accepted.json"), "--after", str(after)], cwd=ROOT,
+        stdout=subprocess.PIPE, text=True, env={**os.environ, **{
+            name: started[key] for name, key in (("MONGO_URI", "mongo_uri"),
+                                                 ("NAZAR_DB_PREFIX", "prefix"))
+            if started.get(key)}})
+
+
+def judge(reconciling):
+    """The verdict's exit code, once the reconciliation has answered."""
+    output, _ = reconciling.communicate()
+    if reconciling.returncode:
+        sys.exit(f"the reconciliation failed (exit code {reconciling.returncode})")
+    return verdict.main(OUT, json.loads(output))
 
 
 def main():
     if sys.argv[1:] == ["--judge"]:  # after a distributed run (README)
-        sys.exit(judge({}))
+        sys.exit(judge(reconciler({})))
     OUT.mkdir(parents=True, exist_ok=True)
     users = os.environ.get("USERS", "2000")
     duration = os.environ.get("DURATION", "3m")
@@ -129,9 +140,14 @@ def main():
         locust(users, FLOOR_USERS, "floor", os.environ.get("FLOOR_DURATION", "30s"), env)
         log(f"election-day run: {users} users for {duration}")
         classes = os.environ.get("USER_CLASSES", "").split() or ELECTION_DAY_USERS
+        (OUT / "accepted.json").unlink(missing_ok=True)
+        reconciling = reconciler(started, after=time.time())
         locust(users, classes, "locust", duration,
                {**env, "LOADTEST_ACCEPTED": str(OUT / "accepted.json")})
-        code = judge(started)
+        if not (OUT / "accepted.json").exists():
+            reconciling.kill()
+            sys.exit("locust recorded no run: see its output above")
+        code = judge(reconciling)
     finally:
         if platform:
             log("stopping the platform")
