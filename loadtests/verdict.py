@@ -56,6 +56,9 @@ def main(out, reconciled):
     print("\nElection-day readiness (var/loadtest/locust.html, locust_stats.csv)")
     for objective, measured, passed in results:
         print(f"  {objective:<{width}}  {measured:>28}  {'ok' if passed else 'FAIL'}")
+    accepted = ", ".join(f"{n} {kind}" for kind, n in reconciled["accepted"].items())
+    print(f"  reconciled: {accepted or 'nothing'} accepted; lost "
+          f"{reconciled['lost_examples'] if reconciled['lost'] else 'none'}")
     ready = all(passed for _, _, passed in results)
     print(f"VERDICT: {'READY' if ready else 'NOT READY'}")
     (out / "verdict.json").write_text(json.dumps(

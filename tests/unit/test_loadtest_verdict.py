@@ -26,7 +26,8 @@ def judged(tmp_path, run_rows, reconciled, load_s=200):
     return code, json.loads((tmp_path / "verdict.json").read_text())
 
 
-GOOD = {"caught_up_after_s": 1.5, "lost": 0, "duplicated": 0}
+GOOD = {"caught_up_after_s": 1.5, "lost": 0, "duplicated": 0,
+        "accepted": {"submission": 90000}, "lost_examples": {"submission": []}}
 
 
 def test_ready_when_every_objective_holds(tmp_path):
@@ -46,7 +47,9 @@ def test_not_ready_on_slow_reports_failures_or_a_lost_report(tmp_path):
         ["POST", "report: opening checklist", 60000, 10, 300, 0.05, 1800],
         ["POST", "coordinator: regionStats", 3000, 0, 15, 0, 100],
         ["", "Aggregated", 63000, 10, 315, 0.05, 1700]],
-        {"caught_up_after_s": None, "lost": 2, "duplicated": 0}, load_s=60)
+        {"caught_up_after_s": None, "lost": 2, "duplicated": 0,
+         "accepted": {"submission": 60000}, "lost_examples": {"submission": ["a", "b"]}},
+        load_s=60)
     failed = {c["objective"] for c in result["checks"] if not c["passed"]}
     assert code == 1 and not result["ready"]
     assert failed == {"reports accepted/s >= 500", "sustained >= 180 s",
