@@ -57,8 +57,10 @@ $(VENV)/.installed: requirements.txt
 broker: setup
 	$(PY) -m deploy.broker --management
 
-# locust runs on gevent, the platform on eventlet: separate virtualenv and process.
-loadtest: $(LOADTEST_VENV)/.installed
+# locust runs on gevent, the platform on eventlet: separate virtualenvs and processes.
+# make loadtest [USERS=2000] [DURATION=3m] [HOST=https://...] [TOKEN=...] [PROCESSES=1]
+# Without HOST it starts the platform itself; the platform's .venv runs its helpers.
+loadtest: setup $(LOADTEST_VENV)/.installed
 	$(LOADTEST_VENV)/bin/python loadtests/run.py
 
 $(LOADTEST_VENV)/.installed: loadtests/requirements.txt

@@ -89,6 +89,11 @@ class GatewayService:
         return self._json(200 if healthy else 503,
                           {"status": "ok" if healthy else "degraded", "services": services})
 
+    @http("GET", "/ping")
+    def ping(self, request):
+        """No work at all: the load test's floor, what the web server alone sustains."""
+        return "pong"
+
     def _json(self, status, body):
         return Response(json.dumps(body, default=str, ensure_ascii=False), status=status,
                         mimetype="application/json",

@@ -1,66 +1,337 @@
-"""Load scenarios, driven only through the platform's public edge (GraphQL).
+"""Election-day load, driven only through the platform's public edge: GraphQL and the SMS
+webhook. loadtests/run.py picks the user classes: `Floor` alone for the floor run, the
+election-day profile for the real one.
 
-Foundation scenario: coordinators registering observers and reading them back. The
-election-day profile (checklists, turnout, incidents, SMS) comes with the services.
+Every report the platform accepts is remembered by its submission id (workers send
+theirs to the master with their stats); the master writes them to LOADTEST_ACCEPTED when
+it quits, with when the load started and stopped, for the reconciliation.
 """
+import itertools
+import json
 import os
-import uuid
+import random
+import time
+from datetime import datetime, timezone
+from collections import defaultdict
 
-import requests
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, between, constant, events, task
+from locust.runners import WorkerRunner
 
-TOKEN = os.environ["NAZAR_TOKEN"]
-REGIONS = ["KG-B", "KG-C", "KG-GB", "KG-J", "KG-N", "KG-O", "KG-T", "KG-Y"]
-REGISTER = """mutation($input: RegisterObserverInput!) {
-  registerObserver(input: $input) { observer { id } errors { code message } } }"""
-READ = "query($id: ID!) { observer(id: $id) { id fullName region status } }"
-SEED = """mutation($input: ImportFileInput!) {
-  importPollingStations(input: $input) { errors { code message } } }"""
+# {kind: [ids]} of reports accepted in this process (since the last report to master).
+ACCEPTED = defaultdict(list)
+
+
+@events.report_to_master.add_listener
+def send_accepted(client_id, data):
+    data["accepted"] = dict(ACCEPTED)
+    ACCEPTED.clear()
+
+
+@events.worker_report.add_listener
+def gather_accepted(client_id, data):
+    for kind, ids in data.get("accepted", {}).items():
+        ACCEPTED[kind].extend(ids)
+
+
+LOAD = {}
 
 
 @events.test_start.add_listener
-def seed_regions(environment, **kwargs):
-    """Observers need their regions: import one station per region (idempotent)."""
-    rows = [f"{r},Region {r},{r}-01,District {r},LT-{r},1,School,Main street,1000"
-            for r in REGIONS]
-    csv = ("region_code,region_name,district_code,district_name,station_code,"
-           "station_number,station_name,address,registered_voters\n" + "\n".join(rows))
-    response = requests.post(f"{environment.host}/graphql", timeout=60,
-                             headers={"Authorization": f"Bearer {TOKEN}"},
-                             json={"query": SEED, "variables": {"input": {"csv": csv}}})
-    response.raise_for_status()
+def load_started(environment, **kwargs):
+    LOAD["started_at"] = time.time()
 
 
-class Coordinator(HttpUser):
-    wait_time = between(0.5, 2)
+@events.test_stop.add_listener
+def load_stopped(environment, **kwargs):
+    LOAD["stopped_at"] = time.time()
 
-    def on_start(self):
-        self.client.headers["Authorization"] = f"Bearer {TOKEN}"
-        self.registered = []
 
-    def graphql(self, name, query, variables):
+@events.quitting.add_listener
+def write_accepted(environment, **kwargs):
+    if isinstance(environment.runner, WorkerRunner) or not os.environ.get(
+            "LOADTEST_ACCEPTED"):
+        return
+    with open(os.environ["LOADTEST_ACCEPTED"], "w") as out:
+        json.dump({**LOAD, "accepted": ACCEPTED}, out)
+
+
+class Floor(FastHttpUser):
+    """As fast as it answers, the cheapest request the gateway has: the floor."""
+
+    wait_time = constant(0)
+
+    @task
+    def ping(self):
+        self.client.get("/ping", name="floor: GET /ping")
+
+
+def country():
+    with open(os.environ["LOADTEST_COUNTRY"]) as f:
+        return json.load(f)
+
+
+COUNTRY = country() if os.environ.get("LOADTEST_COUNTRY") else None
+_next_observer, _next_sms, _next_region = (itertools.count() for _ in range(3))
+
+
+def next_observer(environment):
+    """A deployed observer no other simulated user of any locust process acts as."""
+    runner = environment.runner
+    index, stride = (runner.worker_index, max(runner.worker_count, 1)) \
+        if isinstance(runner, WorkerRunner) else (0, 1)
+    observers = COUNTRY["observers"]
+    return observers[(index + stride * next(_next_observer)) % len(observers)]
+
+
+class Participant(FastHttpUser):
+    """Someone on the GraphQL edge with a token of their own."""
+
+    abstract = True
+    token = None
+
+    def graphql(self, name, query, variables, expected=()):
+        """The data; a failure when the answer is an error or a refusal whose code is
+        not in `expected` (deliberate bad input)."""
         with self.client.post("/graphql", name=name, catch_response=True,
+                              headers={"Authorization": f"Bearer {self.token}"},
                               json={"query": query, "variables": variables}) as response:
             body = response.json() if response.status_code == 200 else {}
             payloads = (body.get("data") or {}).values()
-            refused = any(isinstance(p, dict) and p.get("errors") for p in payloads)
+            refused = [e["code"] for p in payloads if isinstance(p, dict)
+                       for e in p.get("errors") or () if e["code"] not in expected]
             if response.status_code != 200 or body.get("errors") or refused:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(f"{response.status_code}: {response.text[:300]}")
                 return None
             return body["data"]
 
-    @task(3)
-    def register_observer(self):
-        n = uuid.uuid4().int % 10_000_000
-        data = self.graphql("registerObserver", REGISTER, {"input": {
-            "fullName": f"Load Observer {n}", "phones": [f"+99655{n:07d}"],
-            "region": REGIONS[n % len(REGIONS)],
-            "clientMutationId": str(uuid.uuid4())}})
-        payload = data and data["registerObserver"]
-        if payload and payload["observer"]:
-            self.registered.append(payload["observer"]["id"])
+
+OPEN_APPEAL = """mutation($input: OpenAppealInput!) { openAppeal(input: $input) {
+  appeal { id } errors { code message } } }"""
+ANSWER_APPEAL = """mutation($input: AnswerAppealInput!) { answerAppeal(input: $input) {
+  appeal { id } errors { code message } } }"""
+CLOSE_APPEAL = """mutation($input: CloseAppealInput!) { closeAppeal(input: $input) {
+  appeal { id } errors { code message } } }"""
+
+
+class HotlineOperator(Participant):
+    """Takes a citizen's call, answers, closes the appeal: a call every half minute."""
+
+    fixed_count = 8
+    wait_time = between(20, 40)
+
+    def on_start(self):
+        self.token = COUNTRY["hotline_operator"]
+
+    @task
+    def take_a_call(self):
+        caller = random.randrange(10_000_000)
+        opened = self.graphql("hotline: openAppeal", OPEN_APPEAL, {"input": {
+            "callerPhone": f"+99655{caller:07d}",
+            "region": random.choice(COUNTRY["regions"]),
+            "channel": "CALL", "category": random.choice(["VOTER_LIST", "PROCEDURE",
+                                                          "PRESSURE", "OTHER"]),
+            "description": "A voter asks where their polling station is"}})
+        if not opened:
+            return
+        appeal = {"appealId": opened["openAppeal"]["appeal"]["id"]}
+        if self.graphql("hotline: answerAppeal", ANSWER_APPEAL, {"input": {
+                **appeal, "answer": "Told them the station and its hours"}}):
+            self.graphql("hotline: closeAppeal", CLOSE_APPEAL, {"input": appeal})
+
+
+SUBMIT_CHECKLIST = """mutation($input: SubmitChecklistInput!) {
+  submitChecklist(input: $input) {
+    submission { submissionId status changed } errors { code message } } }"""
+SUBMIT_TURNOUT = """mutation($input: SubmitTurnoutInput!) { submitTurnout(input: $input) {
+  turnout { stationCode } errors { code message } } }"""
+REPORT_INCIDENT = """mutation($input: ReportIncidentInput!) {
+  reportIncident(input: $input) { incident { id } errors { code message } } }"""
+CHECKPOINTS = ["10:00", "12:00", "15:00", "18:00", "close"]
+
+
+def checklist_answers(form):
+    """Plausible answers to every question of a published form."""
+    answers = {}
+    for question in form["questions"]:
+        if question["type"] == "yes_no":
+            answers[question["tag"]] = random.random() < 0.9
+        elif question["type"] == "integer":
+            answers[question["tag"]] = random.randint(question["min"], question["max"])
+        else:
+            answers[question["tag"]] = random.choice(question["options"])
+    return answers
+
+
+class Observer(Participant):
+    """A deployed observer, reporting from their assigned station with their own token."""
+
+    abstract = True
+
+    def on_start(self):
+        self.observer = next_observer(self.environment)
+        self.token = self.observer["token"]
+
+    def submit(self, name, form, serial=None):
+        data = self.graphql(name, SUBMIT_CHECKLIST, {"input": {
+            "formId": form["id"], "answers": json.dumps(checklist_answers(form)),
+            **({"serial": serial} if serial else {})}})
+        if data:
+            ACCEPTED["submission"].append(data["submitChecklist"]["submission"][
+                "submissionId"])
+
+
+class OpeningBurst(Observer):
+    """Every observer sends the opening checklist as the stations open, all within
+    the same minute (locust starts them at once), then the voting checklist now and
+    then through the day, each time a new copy (Apollo's serial)."""
+
+    weight = 40
+    wait_time = between(2, 6)
+
+    def on_start(self):
+        super().on_start()
+        self.submit("report: opening checklist", COUNTRY["forms"]["opening"])
+        self.serial = 0
+
+    @task
+    def voting_checklist(self):
+        self.serial += 1
+        self.submit("report: voting checklist", COUNTRY["forms"]["voting"],
+                    serial=str(self.serial))
+
+
+class TurnoutWaves(Observer):
+    """Turnout at each checkpoint of the day, in order, growing."""
+
+    weight = 6
+    wait_time = between(3, 8)
+
+    def on_start(self):
+        super().on_start()
+        self.checkpoint, self.voters = 0, 0
+
+    @task
+    def turnout(self):
+        checkpoint = CHECKPOINTS[self.checkpoint % len(CHECKPOINTS)]
+        self.voters += random.randint(20, 120)
+        data = self.graphql("report: turnout", SUBMIT_TURNOUT, {"input": {
+            "checkpoint": checkpoint, "voters": self.voters}})
+        if data:
+            ACCEPTED["turnout"].append(
+                f"{data['submitTurnout']['turnout']['stationCode']}|{checkpoint}")
+        self.checkpoint += 1
+
+
+class IncidentReporter(Observer):
+    """A few percent of stations see an incident now and then."""
+
+    weight = 2
+    wait_time = between(10, 30)
+
+    @task
+    def incident(self):
+        data = self.graphql("report: incident", REPORT_INCIDENT, {"input": {
+            "category": random.choice(["carousel_voting", "pressure_on_voters",
+                                       "campaigning_at_station", "other"]),
+            "severity": random.choice(["low", "medium", "high"]),
+            "description": "Seen at the station during voting",
+            "occurredAt": datetime.now(timezone.utc).isoformat()}})
+        if data:
+            ACCEPTED["incident"].append(data["reportIncident"]["incident"]["id"])
+
+
+def sms_text(form, observer, serial):
+    """Apollo's format: prefix, observer code, X<serial>, then TAG<digits> pairs."""
+    answers = checklist_answers(form)
+    digits = {tag: str(int(value)) for tag, value in answers.items()}
+    return f"{form['smsPrefix']}{observer['sms_code']}X{serial}" + "".join(
+        f"{tag}{value}" for tag, value in digits.items())
+
+
+MALFORMED = ["when does the station open?", "VT", "VT12X", "!!!", "VT999999999BA",
+             "помогите"]
+
+
+class SmsSender(FastHttpUser):
+    """Observers without a smartphone: the voting checklist by SMS through the SMS
+    gateway's webhook, now and then sent twice (the network resends), and people
+    texting the number something that is not a report at all."""
+
+    weight = 4
+    wait_time = between(3, 8)
+
+    def on_start(self):
+        self.observer = COUNTRY["sms_observers"][next(_next_sms) % len(
+            COUNTRY["sms_observers"])]
+        self.serial = 0
+        self.last = None
+
+    def send(self, name, text, expected):
+        with self.client.post(f"/sms/inbound?secret={COUNTRY['sms_secret']}", name=name,
+                              json={"from": self.observer["phone"], "text": text},
+                              catch_response=True) as response:
+            status = response.json().get("status") if response.status_code == 200 \
+                else None
+            if status not in expected:
+                response.failure(f"{response.status_code}: {response.text[:300]}")
+
+    @task(10)
+    def report(self):
+        self.serial += 1
+        self.last = sms_text(COUNTRY["forms"]["voting"], self.observer, self.serial)
+        self.send("sms: report", self.last, ("accepted", "partial"))
 
     @task(1)
-    def read_observer(self):
-        if self.registered:
-            self.graphql("observer", READ, {"id": self.registered[-1]})
+    def resend(self):
+        if self.last:
+            self.send("sms: resend", self.last, ("duplicate",))
+
+    @task(1)
+    def malformed(self):
+        # Answered with why, never accepted; the same text again is a duplicate.
+        self.send("sms: malformed", random.choice(MALFORMED),
+                  ("malformed", "unknown_observer", "unknown_codes", "invalid_values",
+                   "ignored", "duplicate"))
+
+
+REGION_STATS = """query($region: String) { regionStats(region: $region) {
+  stations forms { formId complete partial conflict missing }
+  incidents { category severity count } } }"""
+COVERAGE = """query($region: String) { coverage(region: $region) {
+  stations covered uncovered checkedIn noShows } }"""
+INCIDENTS = """query($filter: IncidentFilter) { incidents(filter: $filter) {
+  id status category severity stationCode } }"""
+VERIFY_INCIDENT = """mutation($input: VerifyIncidentInput!) {
+  verifyIncident(input: $input) { incident { id status } errors { code message } } }"""
+
+
+class Coordinator(Participant):
+    """A regional coordinator's dashboard, refreshed every few seconds; now and then
+    they verify (or reject) an incident just reported."""
+
+    fixed_count = 16
+    wait_time = between(3, 6)
+
+    def on_start(self):
+        self.region = COUNTRY["regions"][next(_next_region) % len(COUNTRY["regions"])]
+        self.token = COUNTRY["coordinators"][self.region]
+
+    @task(3)
+    def region_stats(self):
+        self.graphql("coordinator: regionStats", REGION_STATS, {"region": self.region})
+
+    @task(3)
+    def coverage(self):
+        self.graphql("coordinator: coverage", COVERAGE, {"region": self.region})
+
+    @task(2)
+    def incidents(self):
+        data = self.graphql("coordinator: incidents", INCIDENTS, {"filter": {
+            "region": self.region, "status": "reported", "first": 20}})
+        for incident in (data or {}).get("incidents", [])[:2]:
+            self.graphql("coordinator: verifyIncident", VERIFY_INCIDENT, {"input": {
+                "incidentId": incident["id"],
+                "status": random.choice(["VERIFIED", "VERIFIED", "REJECTED"]),
+                "reason": "called the observer back"}},
+                # Two coordinators of a region may take the same one.
+                expected=("INVALID_TRANSITION",))

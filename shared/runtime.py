@@ -51,9 +51,17 @@ class EventLog(_ServiceDatabase):
         super().setup()
         self.store = EventStore(self.db)
         self.store.ensure_indexes()
-        self.jobs = self.background_jobs(
-            self.store, self.container.service_name,
-            self.container.config["AMQP_URI"]) if config.event_jobs_in_process() else []
+        amqp_uri = self.container.config["AMQP_URI"]
+        if config.event_jobs_in_process():
+            self.jobs = self.background_jobs(self.store, self.container.service_name,
+                                             amqp_uri)
+            return
+        # The jobs process (deploy.jobs) may start after this one answers, and other
+        # services publish as soon as they are asked to: the queues must exist by
+        # then, or what is published meanwhile reaches no queue and is lost.
+        for projection, sources in self.subscriptions:
+            Subscriber(self.db, projection(), sources, amqp_uri).declare()
+        self.jobs = []
 
     def background_jobs(self, store, service, amqp_uri):
         """The relay, a runner per projection over `store`, and a subscriber per

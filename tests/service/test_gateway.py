@@ -165,3 +165,8 @@ def test_health_reports_each_service(gateway):
 def test_graphiql_is_served_on_get(gateway):
     page = gateway.session.get(gateway.url)
     assert page.status_code == 200 and "GraphiQL" in page.text
+
+
+def test_ping_answers_without_a_token(gateway):
+    pong = gateway.session.get(gateway.url.replace("/graphql", "/ping"))
+    assert pong.status_code == 200 and pong.text == "pong"

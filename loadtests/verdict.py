@@ -1,0 +1,68 @@
+"""The readiness verdict: locust's CSV stats of the election-day run and of the floor run,
+and the reconciliation, against the service-level objectives of election day."""
+import csv
+import json
+
+REPORTS_PER_S = 500
+SUSTAINED_S = 180
+P99_MS = 1000
+CAUGHT_UP_S = 5
+# Requests that carry a report; their names start so in the locustfile (deliberately
+# malformed SMS are named otherwise: they are answered, not accepted).
+REPORT_PREFIXES = ("report:", "sms: report")
+
+
+def stats(path):
+    with open(path, newline="") as f:
+        return {row["Name"]: row for row in csv.DictReader(f)}
+
+
+def checks(run, floor, load, reconciled):
+    """[(objective, measured, passed)]."""
+    load_s = load["stopped_at"] - load["started_at"]
+    reports = {name: row for name, row in run.items() if name.startswith(REPORT_PREFIXES)}
+    reports_per_s = sum(float(row["Requests/s"]) - float(row["Failures/s"])
+                        for row in reports.values())
+    p99 = max((float(row["99%"]) for row in reports.values()
+               if int(row["Request Count"])), default=0.0)
+    failures = int(run["Aggregated"]["Failure Count"])
+    floor_per_s = float(floor["Aggregated"]["Requests/s"])
+    return [
+        (f"reports accepted/s >= {REPORTS_PER_S}", f"{reports_per_s:.1f}",
+         reports_per_s >= REPORTS_PER_S),
+        (f"sustained >= {SUSTAINED_S} s", f"{load_s:.0f} s", load_s >= SUSTAINED_S),
+        (f"p99 accept latency <= {P99_MS} ms", f"{p99:.0f} ms", p99 <= P99_MS),
+        ("failed requests (not deliberate bad input) = 0", str(failures), failures == 0),
+        (f"projections caught up <= {CAUGHT_UP_S} s after the load",
+         "never" if reconciled["caught_up_after_s"] is None
+         else f"{reconciled['caught_up_after_s']:.1f} s",
+         reconciled["caught_up_after_s"] is not None
+         and reconciled["caught_up_after_s"] <= CAUGHT_UP_S),
+        ("accepted reports lost = 0", str(reconciled["lost"]), reconciled["lost"] == 0),
+        ("accepted reports duplicated = 0", str(reconciled["duplicated"]),
+         reconciled["duplicated"] == 0),
+        ("ratio reports/s : floor requests/s (reported)",
+         f"{reports_per_s:.1f} : {floor_per_s:.1f} = "
+         f"{reports_per_s / floor_per_s if floor_per_s else 0:.3f}", True),
+    ]
+
+
+def main(out, reconciled):
+    """Prints the verdict table; answers the exit code (1 when an objective fails)."""
+    load = json.loads((out / "accepted.json").read_text())
+    results = checks(stats(out / "locust_stats.csv"), stats(out / "floor_stats.csv"),
+                     load, reconciled)
+    width = max(len(objective) for objective, _, _ in results)
+    print("\nElection-day readiness (var/loadtest/locust.html, locust_stats.csv)")
+    for objective, measured, passed in results:
+        print(f"  {objective:<{width}}  {measured:>28}  {'ok' if passed else 'FAIL'}")
+    accepted = ", ".join(f"{n} {kind}" for kind, n in reconciled["accepted"].items())
+    print(f"  reconciled: {accepted or 'nothing'} accepted; lost "
+          f"{reconciled['lost_examples'] if reconciled['lost'] else 'none'}")
+    ready = all(passed for _, _, passed in results)
+    print(f"VERDICT: {'READY' if ready else 'NOT READY'}")
+    (out / "verdict.json").write_text(json.dumps(
+        {"ready": ready, "checks": [{"objective": o, "measured": m, "passed": p}
+                                    for o, m, p in results],
+         "reconciliation": reconciled}, indent=2))
+    return 0 if ready else 1

@@ -1,0 +1,59 @@
+"""The load test's readiness verdict, from locust's CSV stats and a reconciliation."""
+import csv
+import json
+
+from loadtests import verdict
+
+COLUMNS = ["Type", "Name", "Request Count", "Failure Count", "Requests/s", "Failures/s",
+           "99%"]
+
+
+def stats(path, rows):
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(COLUMNS)
+        out.writerows(rows)
+
+
+def judged(tmp_path, run_rows, reconciled, load_s=200):
+    stats(tmp_path / "locust_stats.csv", run_rows)
+    stats(tmp_path / "floor_stats.csv", [
+        ["GET", "floor: GET /ping", 9000, 0, 1500, 0, 40],
+        ["", "Aggregated", 9000, 0, 1500, 0, 40]])
+    (tmp_path / "accepted.json").write_text(json.dumps(
+        {"started_at": 1000.0, "stopped_at": 1000.0 + load_s, "accepted": {}}))
+    code = verdict.main(tmp_path, reconciled)
+    return code, json.loads((tmp_path / "verdict.json").read_text())
+
+
+GOOD = {"caught_up_after_s": 1.5, "lost": 0, "duplicated": 0,
+        "accepted": {"submission": 90000}, "lost_examples": {"submission": []}}
+
+
+def test_ready_when_every_objective_holds(tmp_path):
+    code, result = judged(tmp_path, [
+        ["POST", "report: opening checklist", 90000, 0, 450, 0, 800],
+        ["POST", "sms: report", 20000, 0, 100, 0, 900],
+        ["POST", "sms: malformed", 900, 0, 5, 0, 100],
+        ["POST", "coordinator: regionStats", 3000, 0, 15, 0, 3000],
+        ["", "Aggregated", 113900, 0, 570, 0, 900]], GOOD)
+    assert code == 0 and result["ready"]
+    ratio = [c for c in result["checks"] if c["objective"].startswith("ratio")][0]
+    assert ratio["measured"] == "550.0 : 1500.0 = 0.367"
+
+
+def test_not_ready_on_slow_reports_failures_or_a_lost_report(tmp_path):
+    code, result = judged(tmp_path, [
+        ["POST", "report: opening checklist", 60000, 10, 300, 0.05, 1800],
+        ["POST", "coordinator: regionStats", 3000, 0, 15, 0, 100],
+        ["", "Aggregated", 63000, 10, 315, 0.05, 1700]],
+        {"caught_up_after_s": None, "lost": 2, "duplicated": 0,
+         "accepted": {"submission": 60000}, "lost_examples": {"submission": ["a", "b"]}},
+        load_s=60)
+    failed = {c["objective"] for c in result["checks"] if not c["passed"]}
+    assert code == 1 and not result["ready"]
+    assert failed == {"reports accepted/s >= 500", "sustained >= 180 s",
+                      "p99 accept latency <= 1000 ms",
+                      "failed requests (not deliberate bad input) = 0",
+                      "projections caught up <= 5 s after the load",
+                      "accepted reports lost = 0"}
