@@ -31,8 +31,10 @@ OPENING = {
 INCIDENT = {"name": "Incident", "kind": "incident", "sms_prefix": "OP",
             "groups": [{"name": "What", "questions": [
                 {"tag": "C", "text": "Category", "type": "single_choice", "required": True,
-                 "options": [{"code": 1, "label": "ballot stuffing"},
-                             {"code": 9, "label": "other"}]}]}]}
+                 "options": [{"code": 1, "label": "ballot stuffing",
+                              "value": "ballot_stuffing"},
+                             {"code": 9, "label": "other", "value": "other"}]}]}],
+            "roles": {"category": "C"}}
 
 
 @pytest.fixture
