@@ -3,6 +3,8 @@ protocols, station master copies and the statistics coordinators publish.
 
 An observer submits only as themselves; a coordinator may enter a report on an
 observer's behalf. A regional coordinator sees and decides in their region only."""
+import enum
+
 import graphene
 
 from gateway.access import COORDINATORS, EVERYONE, allow, region_scope, require_region
@@ -34,9 +36,14 @@ class Range(graphene.ObjectType):
     max = graphene.Int(required=True)
 
 
+OPTION_VALUE = "the incident category, severity or turnout checkpoint the option " \
+               "stands for, on a question the form's roles name"
+
+
 class Option(graphene.ObjectType):
     code = graphene.Int(required=True)
     label = graphene.String(required=True)
+    value = graphene.String(description=OPTION_VALUE)
 
 
 class Question(graphene.ObjectType):
@@ -69,6 +76,7 @@ class Form(graphene.ObjectType):
     sms_prefix = graphene.String(required=True)
     groups = graphene.List(graphene.NonNull(QuestionGroup), required=True)
     control_relations = graphene.List(graphene.NonNull(ControlRelation), required=True)
+    roles = graphene.Field(lambda: FormRoles)
 
     @staticmethod
     def resolve_id(form, info):
@@ -247,6 +255,7 @@ class RangeInput(graphene.InputObjectType):
 class OptionInput(graphene.InputObjectType):
     code = graphene.Int(required=True)
     label = graphene.String(required=True)
+    value = graphene.String(description=OPTION_VALUE)
 
 
 class QuestionInput(graphene.InputObjectType):
@@ -270,6 +279,33 @@ class ControlRelationInput(graphene.InputObjectType):
     right = graphene.List(graphene.NonNull(graphene.String), required=True)
 
 
+ROLE_TAGS = ("category", "severity", "description", "evidence", "checkpoint", "voters",
+             "ballots_issued", "ballots_in_boxes", "invalid_ballots")
+
+
+def _roles_type(base, vote):
+    """The tags of the questions an incident, turnout or protocol form's facts come
+    from, as an output and as an input type."""
+    fields = {role: graphene.String() for role in ROLE_TAGS}
+    name = "FormRoles" + ("Input" if base is graphene.InputObjectType else "")
+    return type(name, (base,), {**fields, "votes": graphene.List(graphene.NonNull(vote)),
+                                "__doc__": "Which question gives each fact."})
+
+
+class CandidateQuestion(graphene.ObjectType):
+    tag = graphene.String(required=True)
+    candidate = graphene.String(required=True)
+
+
+class CandidateQuestionInput(graphene.InputObjectType):
+    tag = graphene.String(required=True)
+    candidate = graphene.String(required=True)
+
+
+FormRoles = _roles_type(graphene.ObjectType, CandidateQuestion)
+FormRolesInput = _roles_type(graphene.InputObjectType, CandidateQuestionInput)
+
+
 class PublishFormInput(ClientMutationId, graphene.InputObjectType):
     form_id = graphene.ID(description="publish a new version of this form")
     name = graphene.String(required=True)
@@ -278,11 +314,12 @@ class PublishFormInput(ClientMutationId, graphene.InputObjectType):
     sms_prefix = graphene.String(required=True)
     groups = graphene.List(graphene.NonNull(GroupInput), required=True)
     control_relations = graphene.List(graphene.NonNull(ControlRelationInput))
+    roles = FormRolesInput(description="for an incident, turnout or protocol form")
 
 
 def _plain(value):
     """Graphene inputs (enums, nested input objects) as plain data for the service."""
-    if hasattr(value, "value") and not isinstance(value, (str, int)):
+    if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items() if v is not None}
