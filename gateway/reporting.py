@@ -141,6 +141,14 @@ class IncidentChange(graphene.ObjectType):
     reason = graphene.String(required=True)
 
 
+class StationAppeal(graphene.ObjectType):
+    """A hotline appeal on an incident's station."""
+    id = graphene.ID(required=True)
+    category = graphene.String(required=True)
+    status = graphene.String(required=True)
+    opened_at = Timestamp(required=True)
+
+
 class Incident(graphene.ObjectType):
     id = graphene.ID(required=True)
     category = graphene.String(required=True)
@@ -156,6 +164,8 @@ class Incident(graphene.ObjectType):
     status = graphene.String(required=True,
                              description="reported, verified, rejected or escalated")
     history = graphene.List(graphene.NonNull(IncidentChange))
+    appeals = graphene.List(graphene.NonNull(StationAppeal),
+                            description="the hotline's appeals on the same station")
 
 
 class TurnoutPoint(graphene.ObjectType):
