@@ -169,6 +169,8 @@ def main():
                         help="concurrent callers of submit_report, one call at a time each")
     parser.add_argument("--queries", type=int, default=50)
     args = parser.parse_args()
+    if args.single > args.stations:
+        parser.error("--single resends stations' checklists: at most --stations")
     with bench_platform() as (platform, database, amqp_uri):
         figures = measure(platform, database("reporting"), amqp_uri, args)
     # report() bounds figures from above: the rate's target as time per 1,000.
