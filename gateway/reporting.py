@@ -293,27 +293,20 @@ ROLE_TAGS = ("category", "severity", "description", "evidence", "checkpoint", "v
              "ballots_issued", "ballots_in_boxes", "invalid_ballots")
 
 
-def _roles_type(base, vote):
+def _roles_type(base, suffix=""):
     """The tags of the questions an incident, turnout or protocol form's facts come
-    from, as an output and as an input type."""
-    fields = {role: graphene.String() for role in ROLE_TAGS}
-    name = "FormRoles" + ("Input" if base is graphene.InputObjectType else "")
-    return type(name, (base,), {**fields, "votes": graphene.List(graphene.NonNull(vote)),
-                                "__doc__": "Which question gives each fact."})
+    from, as an output type and (suffix Input) an input type."""
+    vote = type(f"CandidateQuestion{suffix}", (base,), {
+        "tag": graphene.String(required=True),
+        "candidate": graphene.String(required=True)})
+    return type(f"FormRoles{suffix}", (base,), {
+        **{role: graphene.String() for role in ROLE_TAGS},
+        "votes": graphene.List(graphene.NonNull(vote)),
+        "__doc__": "Which question gives each fact."})
 
 
-class CandidateQuestion(graphene.ObjectType):
-    tag = graphene.String(required=True)
-    candidate = graphene.String(required=True)
-
-
-class CandidateQuestionInput(graphene.InputObjectType):
-    tag = graphene.String(required=True)
-    candidate = graphene.String(required=True)
-
-
-FormRoles = _roles_type(graphene.ObjectType, CandidateQuestion)
-FormRolesInput = _roles_type(graphene.InputObjectType, CandidateQuestionInput)
+FormRoles = _roles_type(graphene.ObjectType)
+FormRolesInput = _roles_type(graphene.InputObjectType, "Input")
 
 
 class PublishFormInput(ClientMutationId, graphene.InputObjectType):
