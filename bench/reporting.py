@@ -22,6 +22,8 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+from eventlet.event import Event  # noqa: E402
+from eventlet.semaphore import Semaphore  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from bench.environment import bench_platform, report  # noqa: E402
@@ -29,6 +31,7 @@ from bench.registry import Client, wait_for  # noqa: E402
 from shared import config  # noqa: E402
 
 SUBMISSIONS_TARGET = 1000  # per second, at least
+SINGLE_TARGET = 300  # submit_report calls per second from concurrent callers (the SMS webhook)
 STATS_TARGET_MS = 100
 REGIONS = 10
 FORM = {"name": "Opening", "kind": "checklist", "phase": "opening", "sms_prefix": "OP",
@@ -93,14 +96,26 @@ def pipelined(method, calls, in_flight):
     return replies + [call.result() for call in waiting]
 
 
-def single_calls(rpc_config, count, in_flight):
-    """One submit_report per call (a GraphQL observer's way) for comparison: calls/s."""
-    with ClusterRpcProxy(rpc_config, timeout=300) as rpc:
-        started = time.perf_counter()
-        # A resend with a change: the station's copy is updated, not created.
-        replies = pipelined(rpc.reporting.submit_report, [
-            ({**submission(i), "answers": {"AC": "1"}},) for i in range(count)], in_flight)
-        rate = count / (time.perf_counter() - started)
+def single_calls(rpc_config, count, callers):
+    """One submit_report per call (a GraphQL observer's or the SMS webhook's way) from
+    `callers` concurrent callers, each sending its next once answered: calls/s."""
+    go, ready = Event(), Semaphore(0)
+
+    def caller(indexes):
+        with ClusterRpcProxy(rpc_config, timeout=300) as rpc:
+            ready.release()
+            go.wait()
+            # A resend with a change: the station's copy is updated, not created.
+            return [rpc.reporting.submit_report({**submission(i), "answers": {"AC": "1"}})
+                    for i in indexes]
+    pool = eventlet.GreenPool(callers)
+    running = [pool.spawn(caller, range(c, count, callers)) for c in range(callers)]
+    for _ in running:
+        ready.acquire()
+    started = time.perf_counter()
+    go.send()
+    replies = [reply for thread in running for reply in thread.wait()]
+    rate = count / (time.perf_counter() - started)
     if not all(r["ok"] for r in replies):
         sys.exit(f"single submissions refused: {[r for r in replies if not r['ok']][:3]}")
     return rate
@@ -124,7 +139,7 @@ def measure(platform, db, amqp_uri, args):
     catch_up = wait_for(lambda: sum(d["counts"].get("complete", 0) for d in db[
         "form_stats"].find({"form_id": form_id})) == args.stations, timeout=1200)
 
-    single = single_calls(rpc_config, args.single, args.in_flight)
+    single = single_calls(rpc_config, args.single, args.single_callers)
     graphql = Client(platform.url, platform)
     durations = []
     for n in range(args.queries):
@@ -137,6 +152,7 @@ def measure(platform, db, amqp_uri, args):
             sys.exit(f"regionStats miscounted {region}: {stats}")
     return {"submissions_per_s_batched": args.stations / seconds,
             "submissions_per_s_single_calls": single,
+            "s_per_1000_single_calls": 1000 / single,
             "projections_caught_up_after_s": catch_up,
             "region_stats_median_ms": statistics.median(durations),
             "region_stats_max_ms": max(durations)}
@@ -149,10 +165,12 @@ def main():
     parser.add_argument("--callers", type=int, default=4)
     parser.add_argument("--single", type=int, default=2000,
                         help="submissions sent one per call, for comparison")
-    parser.add_argument("--in-flight", type=int, default=40,
-                        help="single calls waiting at once")
+    parser.add_argument("--single-callers", type=int, default=50,
+                        help="concurrent callers of submit_report, one call at a time each")
     parser.add_argument("--queries", type=int, default=50)
     args = parser.parse_args()
+    if args.single > args.stations:
+        parser.error("--single resends stations' checklists: at most --stations")
     with bench_platform() as (platform, database, amqp_uri):
         figures = measure(platform, database("reporting"), amqp_uri, args)
     # report() bounds figures from above: the rate's target as time per 1,000.
@@ -162,6 +180,7 @@ def main():
                     "opening checklists at the service, then regionStats through GraphQL",
                     figures,
                     {"s_per_1000_submissions_batched": 1000 / SUBMISSIONS_TARGET,
+                     "s_per_1000_single_calls": 1000 / SINGLE_TARGET,
                      "region_stats_median_ms": STATS_TARGET_MS}, width=36, digits=3))
 
 

@@ -1,6 +1,7 @@
 """GraphQL types every domain module uses."""
 import base64
 import binascii
+import enum
 from datetime import datetime
 
 import graphene
@@ -110,7 +111,8 @@ def file_base64(input):
 def plain(value):
     """Graphene input (enum members, nested input objects, lists) as plain data for a
     service, without the fields left unset."""
-    if hasattr(value, "value") and not isinstance(value, (str, int)):
+    # Only enum members: an input object with a field named `value` is a dict.
+    if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items() if v is not None}

@@ -34,9 +34,14 @@ class Range(graphene.ObjectType):
     max = graphene.Int(required=True)
 
 
+OPTION_VALUE = "the incident category, severity or turnout checkpoint the option " \
+               "stands for, on a question the form's roles name"
+
+
 class Option(graphene.ObjectType):
     code = graphene.Int(required=True)
     label = graphene.String(required=True)
+    value = graphene.String(description=OPTION_VALUE)
 
 
 class Question(graphene.ObjectType):
@@ -69,6 +74,7 @@ class Form(graphene.ObjectType):
     sms_prefix = graphene.String(required=True)
     groups = graphene.List(graphene.NonNull(QuestionGroup), required=True)
     control_relations = graphene.List(graphene.NonNull(ControlRelation), required=True)
+    roles = graphene.Field(lambda: FormRoles)
 
     @staticmethod
     def resolve_id(form, info):
@@ -133,6 +139,14 @@ class IncidentChange(graphene.ObjectType):
     reason = graphene.String(required=True)
 
 
+class StationAppeal(graphene.ObjectType):
+    """A hotline appeal on an incident's station."""
+    id = graphene.ID(required=True)
+    category = graphene.String(required=True)
+    status = graphene.String(required=True)
+    opened_at = Timestamp(required=True)
+
+
 class Incident(graphene.ObjectType):
     id = graphene.ID(required=True)
     category = graphene.String(required=True)
@@ -148,6 +162,8 @@ class Incident(graphene.ObjectType):
     status = graphene.String(required=True,
                              description="reported, verified, rejected or escalated")
     history = graphene.List(graphene.NonNull(IncidentChange))
+    appeals = graphene.List(graphene.NonNull(StationAppeal),
+                            description="the hotline's appeals on the same station")
 
 
 class TurnoutPoint(graphene.ObjectType):
@@ -247,6 +263,7 @@ class RangeInput(graphene.InputObjectType):
 class OptionInput(graphene.InputObjectType):
     code = graphene.Int(required=True)
     label = graphene.String(required=True)
+    value = graphene.String(description=OPTION_VALUE)
 
 
 class QuestionInput(graphene.InputObjectType):
@@ -270,6 +287,26 @@ class ControlRelationInput(graphene.InputObjectType):
     right = graphene.List(graphene.NonNull(graphene.String), required=True)
 
 
+ROLE_TAGS = ("category", "severity", "description", "evidence", "checkpoint", "voters",
+             "ballots_issued", "ballots_in_boxes", "invalid_ballots")
+
+
+def _roles_type(base, suffix=""):
+    """The tags of the questions an incident, turnout or protocol form's facts come
+    from, as an output type and (suffix Input) an input type."""
+    vote = type(f"CandidateQuestion{suffix}", (base,), {
+        "tag": graphene.String(required=True),
+        "candidate": graphene.String(required=True)})
+    return type(f"FormRoles{suffix}", (base,), {
+        **{role: graphene.String() for role in ROLE_TAGS},
+        "votes": graphene.List(graphene.NonNull(vote)),
+        "__doc__": "Which question gives each fact."})
+
+
+FormRoles = _roles_type(graphene.ObjectType)
+FormRolesInput = _roles_type(graphene.InputObjectType, "Input")
+
+
 class PublishFormInput(ClientMutationId, graphene.InputObjectType):
     form_id = graphene.ID(description="publish a new version of this form")
     name = graphene.String(required=True)
@@ -278,6 +315,7 @@ class PublishFormInput(ClientMutationId, graphene.InputObjectType):
     sms_prefix = graphene.String(required=True)
     groups = graphene.List(graphene.NonNull(GroupInput), required=True)
     control_relations = graphene.List(graphene.NonNull(ControlRelationInput))
+    roles = FormRolesInput(description="for an incident, turnout or protocol form")
 
 
 class FormPayload(Payload, graphene.ObjectType):

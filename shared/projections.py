@@ -18,10 +18,10 @@ from shared.lease import Lease
 log = logging.getLogger(__name__)
 
 
-def handles(event_type):
-    """Marks a Projection method as the handler of `event_type`."""
+def handles(*event_types):
+    """Marks a Projection method as the handler of each of `event_types`."""
     def mark(method):
-        method.handles_event = event_type
+        method.handles_events = event_types
         return method
     return mark
 
@@ -37,9 +37,9 @@ class Projection:
         super().__init_subclass__(**kwargs)
         # A subclass keeps its bases' handlers and may override them.
         cls._handlers = {
-            method.handles_event: method
+            event_type: method
             for klass in reversed(cls.__mro__) for method in vars(klass).values()
-            if hasattr(method, "handles_event")
+            for event_type in getattr(method, "handles_events", ())
         }
 
     def indexes(self):

@@ -2,10 +2,12 @@
 appended. Plain Python over the injected event log and read models."""
 import functools
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from services.reporting.domain import (PREFIX_CLAIM, Form, Incident, Protocol,
-                                       PvtSample, StationReport, Turnout, TurnoutPlan,
-                                       prefix_key, pvt_estimate)
+from services.reporting.domain import (DEFAULT_SEVERITY, PREFIX_CLAIM, Form, Incident,
+                                       Protocol, PvtSample, StationReport, Turnout,
+                                       TurnoutPlan, prefix_key, pvt_estimate, status)
 from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
@@ -49,9 +51,11 @@ def submit_report(log, reporting, command, idempotency_key=None):
 def submit_reports(log, reporting, commands, idempotency_keys):
     """A burst of submissions with one round of reads and one group-committed append
     (so each is durable before its reply); returns, in order, each one's reply facts
-    or the exception that refused it."""
+    or the exception that refused it. An incident, turnout or protocol form feeds,
+    besides its observer copy, the same aggregate report_incident, submit_turnout or
+    submit_protocol does, in the same append."""
     reporters = Reporters(reporting, commands)
-    forms = {}
+    forms, reads = {}, Reads(log, reporting)
     outcomes, prepared = [None] * len(commands), []
     for i, (command, key) in enumerate(zip(commands, idempotency_keys)):
         try:
@@ -62,19 +66,65 @@ def submit_reports(log, reporting, commands, idempotency_keys):
             continue
         values, unknown, invalid = form.read(command["answers"])
         received_at = command["received_at"] and command["received_at"].isoformat()
+        copy = StationReport.stream(form.facts["form_id"], station["code"])
         prepared.append((i, form, Command(
-            StationReport, StationReport.stream(form.facts["form_id"], station["code"]),
+            StationReport, copy,
             functools.partial(_submit, form=form, observer_id=command["observer_id"],
                               station=station, channel=command["channel"], values=values,
                               unknown=unknown, invalid=invalid, assigned=assigned,
                               sender_verified=command["sender_verified"],
                               comment=command["comment"], received_at=received_at,
-                              serial=command["serial"]), key)))
-    reports = execute_all(log, [command for _, _, command in prepared])
-    for (i, form, _), report in zip(prepared, reports):
-        outcomes[i] = report if isinstance(report, Exception) else {
-            "form_name": form.facts["name"], **report.outcome}
+                              serial=command["serial"]), key),
+            _fed_by_form(reads, form, values, Reporter(
+                station, assigned, command["observer_id"], command["channel"],
+                command["sender_verified"]), command, copy)))
+    fed = [(n, f) for n, (*_, f) in enumerate(prepared) if f]
+    done = execute_all(log, [c for _, _, c, _ in prepared] + [f for _, f in fed])
+    reports, fed_outcomes = done[:len(prepared)], dict(zip(
+        (n for n, _ in fed), done[len(prepared):]))
+    for n, ((i, form, _, feeds), report) in enumerate(zip(prepared, reports)):
+        outcomes[i] = report if isinstance(report, Exception) else _merged(
+            {"form_name": form.facts["name"], **report.outcome}, form, feeds,
+            fed_outcomes.get(n))
     return outcomes
+
+
+def _fed_by_form(reads, form, values, reporter, command, copy):
+    """The incident, turnout or protocol command a form's answers make, or None."""
+    facts = form.facts_of(values)
+    if facts is None:
+        return None
+    kind = form.facts["kind"]
+    if kind == "incident":
+        # One incident per observer copy (a serial tells several apart), so a resend
+        # finds it made already.
+        incident_id = str(uuid.uuid5(uuid.NAMESPACE_URL, copy + ":" + (
+            command["serial"] or "") + ":" + command["observer_id"]))
+        occurred_at = command["received_at"] or datetime.now(timezone.utc)
+        return incident_command(reporter, incident_id, {
+            "severity": DEFAULT_SEVERITY, "occurred_at": occurred_at,
+            "description": command["comment"] or f"{form.facts['name']}: "
+                                                 f"{facts['category']}", **facts})
+    if kind == "turnout":
+        return turnout_command(reads, reporter, facts["checkpoint"], facts["voters"])
+    return protocol_command(reporter, **facts)
+
+
+def _merged(outcome, form, feeds, fed):
+    """A copy's reply with what its incident, turnout or protocol made of it."""
+    if feeds is None:
+        return outcome
+    if isinstance(fed, Rejected):
+        tags = {role: tag for tag, role in form.role_tags.items()}
+        invalid = outcome["invalid"] + [
+            {"tag": tags.get(p.field, p.field), "reason": p.message} for p in fed.problems]
+        return {**outcome, "invalid": invalid,
+                "status": status(outcome["missing"], outcome["unknown"], invalid)}
+    if isinstance(fed, Exception):
+        return fed  # a store failure: the caller retries
+    return {**outcome, "changed": outcome["changed"] or bool(fed.pending),
+            "flags": outcome["flags"] + [f for f in getattr(fed, "flags", [])
+                                         if f not in outcome["flags"]]}
 
 
 def _submit(report, **submission):
@@ -159,16 +209,54 @@ def _reporter(reporting, command):
     return Reporters(reporting, [command]).station_of(command)
 
 
+@dataclass(frozen=True)
+class Reporter:
+    """Who reports from which station, through what, and whether it counts."""
+    station: dict
+    assigned: bool
+    observer_id: str
+    channel: str
+    sender_verified: bool
+
+    @property
+    def verified(self):
+        return bool(self.sender_verified and self.assigned)
+
+    @classmethod
+    def of(cls, reporting, command, channel):
+        station, assigned = _reporter(reporting, command)
+        return cls(station, assigned, command["observer_id"], channel,
+                   command["sender_verified"])
+
+
+class Reads:
+    """What deciding turnout needs besides its stream, read once per burst."""
+
+    def __init__(self, log, reporting):
+        self.log, self.reporting = log, reporting
+
+    @functools.cached_property
+    def checkpoints(self):
+        return replay_stream(self.log, TurnoutPlan, TurnoutPlan.STREAM).checkpoints
+
+    def region_mean(self, region, checkpoint):
+        return self.reporting.region_mean_share(region, checkpoint)
+
+
 def report_incident(log, reporting, command, channel, idempotency_key=None):
     command = dict(command)
-    station, assigned = _reporter(reporting, command)
-    command.pop("station_code")
-    verified = command.pop("sender_verified") and assigned
-    incident_id = str(uuid.uuid4())
-    return execute(log, Incident, Incident.stream(incident_id), lambda i: i.report(
-        incident_id, station, channel=channel, verified=verified,
-        occurred_at=command.pop("occurred_at").isoformat(), **command),
-        idempotency_key, new=True)
+    reporter = Reporter.of(reporting, command, channel)
+    facts = {k: command[k] for k in ("category", "severity", "description",
+                                     "occurred_at", "evidence")}
+    return execute(log, **vars(incident_command(reporter, str(uuid.uuid4()), facts,
+                                                idempotency_key, new=True)))
+
+
+def incident_command(reporter, incident_id, facts, idempotency_key=None, new=False):
+    facts = {**facts, "occurred_at": facts["occurred_at"].isoformat()}
+    return Command(Incident, Incident.stream(incident_id), lambda i: i.report(
+        incident_id, reporter.station, reporter.observer_id, reporter.channel,
+        reporter.verified, **facts), idempotency_key, new)
 
 
 def move_incident(log, command, by, idempotency_key=None):
@@ -190,21 +278,32 @@ def set_turnout_checkpoints(log, command, idempotency_key=None):
 
 
 def submit_turnout(log, reporting, command, channel, idempotency_key=None):
-    station, assigned = _reporter(reporting, command)
-    plan = replay_stream(log, TurnoutPlan, TurnoutPlan.STREAM)
-    mean = reporting.region_mean_share(station["region"], command["checkpoint"])
-    return execute(log, Turnout, Turnout.stream(station["code"]), lambda t: t.report(
-        plan.checkpoints, station, command["checkpoint"], command["voters"],
-        command["observer_id"], channel, assigned and command["sender_verified"], mean),
-        idempotency_key)
+    return execute(log, **vars(turnout_command(
+        Reads(log, reporting), Reporter.of(reporting, command, channel),
+        command["checkpoint"], command["voters"], idempotency_key)))
+
+
+def turnout_command(reads, reporter, checkpoint, voters, idempotency_key=None):
+    station = reporter.station
+    mean = reads.region_mean(station["region"], checkpoint)
+    return Command(Turnout, Turnout.stream(station["code"]), lambda t: t.report(
+        reads.checkpoints, station, checkpoint, voters, reporter.observer_id,
+        reporter.channel, reporter.verified, mean), idempotency_key)
 
 
 def submit_protocol(log, reporting, command, channel, idempotency_key=None):
-    station, assigned = _reporter(reporting, command)
-    return execute(log, Protocol, Protocol.stream(station["code"]), lambda p: p.submit(
-        station, command["votes"], command["ballots_issued"], command["ballots_in_boxes"],
-        command["invalid_ballots"], command["observer_id"], channel,
-        assigned and command["sender_verified"]), idempotency_key)
+    return execute(log, **vars(protocol_command(
+        Reporter.of(reporting, command, channel), command["votes"],
+        command["ballots_issued"], command["ballots_in_boxes"],
+        command["invalid_ballots"], idempotency_key)))
+
+
+def protocol_command(reporter, votes, ballots_issued, ballots_in_boxes, invalid_ballots,
+                     idempotency_key=None):
+    station = reporter.station
+    return Command(Protocol, Protocol.stream(station["code"]), lambda p: p.submit(
+        station, votes, ballots_issued, ballots_in_boxes, invalid_ballots,
+        reporter.observer_id, reporter.channel, reporter.verified), idempotency_key)
 
 
 def define_sample(log, command, idempotency_key=None):

@@ -47,6 +47,26 @@ class FormPublished:
     control_relations: list
     """[{"name", "left": [tags], "op", "right": [tags]}]: sum(left) op sum(right)."""
     phase: str | None = None
+    roles: dict | None = None
+    """What an incident, turnout or protocol form's answers stand for (see ROLES):
+    {role: tag}, and "votes": [{"tag", "candidate"}]."""
+
+
+# The facts each kind of form feeds besides its observer copy: role -> (question type,
+# required, the catalogue a choice's option values come from).
+ROLES = {
+    "incident": {"category": ("single_choice", True, "categories"),
+                 "severity": ("single_choice", False, "severities"),
+                 "description": ("text", False, None),
+                 "evidence": ("text", False, None)},
+    "turnout": {"checkpoint": ("single_choice", True, "checkpoints"),
+                "voters": ("integer", True, None)},
+    "protocol": {"ballots_issued": ("integer", True, None),
+                 "ballots_in_boxes": ("integer", True, None),
+                 "invalid_ballots": ("integer", True, None)},
+}
+# An incident form that asks no severity reports this one.
+DEFAULT_SEVERITY = "medium"
 
 
 class Form(Aggregate):
@@ -62,7 +82,7 @@ class Form(Aggregate):
         return f"form:{form_id}"
 
     def publish(self, form_id, name, kind, sms_prefix, groups, control_relations,
-                phase=None):
+                phase=None, roles=None):
         questions = [q for g in groups for q in g["questions"]]
         tags = [q["tag"] for q in questions]
         problems = [Problem("DUPLICATE_TAG", f"question {tag} is asked twice",
@@ -78,13 +98,16 @@ class Form(Aggregate):
                         "INVALID_RELATION", f"control relation {relation['name']} "
                         f"names {tag}, which is not an integer question of the form",
                         "control_relations"))
+        roles = roles or None
+        problems += _role_problems(kind, roles, {q["tag"]: q for q in questions})
         refuse(problems)
         key = prefix_key(sms_prefix, kind == "incident")
         if self.facts and self.facts["prefix_key"] != key:
             self.release(PREFIX_CLAIM, self.facts["prefix_key"])
         self.claim(PREFIX_CLAIM, key)
         self.record(FormPublished(form_id, self.facts.get("version", 0) + 1, name, kind,
-                                  sms_prefix, groups, control_relations, phase))
+                                  sms_prefix, groups, control_relations, phase,
+                                  roles))
 
     def on_form_published(self, event):
         self.facts = {**vars(event), "prefix_key": prefix_key(
@@ -93,7 +116,37 @@ class Form(Aggregate):
 
     @property
     def required(self):
-        return [tag for tag, q in self.questions.items() if q["required"]]
+        """The required questions, and those an incident, turnout or protocol needs."""
+        needed = ROLES.get(self.facts["kind"], {})
+        bound = {tag for tag, role in self.role_tags.items()
+                 if role == "votes" or needed[role][1]}
+        return [tag for tag, q in self.questions.items() if q["required"] or tag in bound]
+
+    @property
+    def role_tags(self):
+        """{tag: role} of the questions this form's kind reads its facts from."""
+        roles = self.facts.get("roles") or {}
+        return {**{tag: role for role, tag in roles.items() if role != "votes"},
+                **{v["tag"]: "votes" for v in roles.get("votes", [])}}
+
+    def facts_of(self, values):
+        """The incident, turnout or protocol facts a submission's values give, or None
+        when a question they need is unanswered."""
+        roles = self.facts.get("roles")
+        if not roles or any(values.get(roles.get(role)) is None
+                            for role, (_, required, _) in ROLES[self.facts["kind"]].items()
+                            if required):
+            return None
+        facts = {}
+        for role, tag in roles.items():
+            if role == "votes":
+                facts["votes"] = {v["candidate"]: values[v["tag"]] for v in tag
+                                  if v["tag"] in values}
+                if not facts["votes"]:
+                    return None
+            elif tag in values:
+                facts[role] = _option_value(self.questions[tag], values[tag])
+        return facts
 
     def read(self, answers):
         """(values by tag, unknown tags, [{"tag", "reason"}]) from a submission's
@@ -145,6 +198,58 @@ def _question_problems(question):
         return [Problem("INVALID_RANGE", f"{question['tag']}: the range's minimum is "
                         "above its maximum", field)]
     return []
+
+
+def _option_value(question, value):
+    """A choice's answer as the catalogue value its option stands for."""
+    if question["type"] != "single_choice":
+        return value
+    return next(o["value"] for o in question["options"] if o["code"] == value)
+
+
+def _role_problems(kind, roles, questions):
+    """An incident, turnout or protocol form names the questions its facts come from,
+    each of the right type, a choice's options each standing for a catalogue value."""
+    if kind == "checklist":
+        return [Problem("INVALID_ROLE", "a checklist feeds no incident, turnout or "
+                        "protocol", "roles")] if roles else []
+    roles = roles or {}
+    problems = []
+    for role, (kind_of_question, required, catalogue) in ROLES[kind].items():
+        tag = roles.get(role)
+        question = questions.get(tag)
+        if tag is None:
+            if required:
+                problems.append(Problem("INVALID_ROLE", f"a {kind} form names the "
+                                        f"question of its {role}", f"roles.{role}"))
+        elif question is None or question["type"] != kind_of_question:
+            problems.append(Problem("INVALID_ROLE", f"the {role} is asked by a "
+                                    f"{kind_of_question} question, not {tag}",
+                                    f"roles.{role}"))
+        elif catalogue and not _in_catalogue(catalogue, question["options"]):
+            allowed = CATALOGUES[catalogue]
+            problems.append(Problem("INVALID_ROLE", f"each option of {tag} has as its "
+                                    f"value the {role} it stands for" + (
+                                        f" ({', '.join(allowed)})" if allowed else ""),
+                                    f"roles.{role}"))
+    votes = roles.get("votes", [])
+    if kind == "protocol" and not votes:
+        problems.append(Problem("INVALID_ROLE", "a protocol form names its candidates' "
+                                "questions", "roles.votes"))
+    problems += [Problem("INVALID_ROLE", f"the votes of {v['candidate']} are asked by "
+                         f"an integer question, not {v['tag']}", "roles.votes")
+                 for v in votes if questions.get(v["tag"], {}).get("type") != "integer"]
+    unknown = set(roles) - set(ROLES[kind]) - ({"votes"} if kind == "protocol" else set())
+    problems += [Problem("INVALID_ROLE", f"a {kind} form has no {role}", f"roles.{role}")
+                 for role in sorted(unknown)]
+    return problems
+
+
+def _in_catalogue(catalogue, options):
+    values = [o.get("value") for o in options]
+    # Checkpoints are configured at run time: the turnout plan judges them per report.
+    allowed = CATALOGUES[catalogue]
+    return all(v is not None and (allowed is None or v in allowed) for v in values)
 
 
 def _digits(given):
@@ -374,6 +479,8 @@ INCIDENT_CATEGORIES = ("ballot_stuffing", "carousel_voting", "pressure_on_voters
                        "vote_buying", "secrecy_violated", "protocol_falsification",
                        "other")
 SEVERITIES = ("low", "medium", "high", "critical")
+CATALOGUES = {"categories": INCIDENT_CATEGORIES, "severities": SEVERITIES,
+              "checkpoints": None}
 # Which status may follow which: reported -> verified or rejected -> escalated.
 INCIDENT_MOVES = {"reported": ("verified", "rejected"), "verified": ("escalated",)}
 
@@ -424,6 +531,8 @@ class Incident(Aggregate):
 
     def report(self, incident_id, station, observer_id, channel, verified, category,
                severity, description, occurred_at, evidence=None):
+        if self.exists:  # an observer copy's incident, sent again
+            return
         self.record(IncidentReported(
             incident_id, category, severity, " ".join(description.split()),
             station["code"], station["region"], station["district"], occurred_at,

@@ -12,6 +12,11 @@ DIRECTORY_SOURCES = {
     "deployment": ("ObserverAssigned", "AssignmentWithdrawn"),
 }
 OBSERVER_FIELDS = ("region", "district")
+# The hotline's appeals, to show beside the incidents of their station.
+APPEAL_SOURCES = {"hotline": ("AppealOpened", "AppealEscalated", "AppealAnswered",
+                              "AppealClosed")}
+APPEAL_STATUS = {"AppealEscalated": "escalated", "AppealAnswered": "answered",
+                 "AppealClosed": "closed"}
 
 
 class Directory(Projection):
@@ -41,10 +46,21 @@ class Directory(Projection):
 
     @handles("PollingStationChanged")
     def station_changed(self, event):
-        changes = {k: v for k, v in event.data["changes"].items()
+        data = event.data
+        changes = {k: v for k, v in data["changes"].items()
                    if k in ("region", "district", "registered_voters")}
-        return [("stations", UpdateOne({"_id": event.data["code"]}, latest(
-            event.version, changes), upsert=True))] if changes else []
+        if not changes:
+            return []
+        writes = [("stations", UpdateOne({"_id": data["code"]}, latest(
+            event.version, changes), upsert=True))]
+        if "region" in changes:
+            # A station moved to another region is counted there; increments commute,
+            # so moves that arrive out of order still add up.
+            writes += [("station_totals", UpdateOne({"_id": region}, {"$inc": {
+                "stations": step}}, upsert=True))
+                for region, step in ((data["previous"].get("region"), -1),
+                                     (changes["region"], 1)) if region]
+        return writes
 
     @handles("ObserverRegistered")
     def observer_registered(self, event):
@@ -73,6 +89,30 @@ class Directory(Projection):
         return [("assignments", UpdateOne({"_id": data["assignment_id"]}, {"$set": {
             "observer_id": data["observer_id"], "station_code": data["station_code"],
             "active": False}}, upsert=True))]
+
+
+class Appeals(Projection):
+    """Each hotline appeal's station, region, category and status. Right in any order
+    of arrival (each field keeps its latest event); fed only from the hotline."""
+
+    name = "hotline-appeals"
+    collections = ("appeals",)
+
+    def indexes(self):
+        return {"appeals": [IndexModel([("station_code", ASCENDING)])]}
+
+    @handles("AppealOpened")
+    def opened(self, event):
+        data = event.data
+        return [("appeals", UpdateOne({"_id": data["appeal_id"]}, latest(event.version, {
+            "station_code": data.get("station_code"), "region": data["region"],
+            "category": data["category"], "opened_at": data["opened_at"],
+            "status": "new"}), upsert=True))]
+
+    @handles("AppealEscalated", "AppealAnswered", "AppealClosed")
+    def moved(self, event):
+        return [("appeals", UpdateOne({"_id": event.data["appeal_id"]}, latest(
+            event.version, {"status": APPEAL_STATUS[event.type]}), upsert=True))]
 
 
 class Forms(Projection):
@@ -318,10 +358,35 @@ class Reporting:
                 for o, codes in sorted(missing.items())]
 
     def incidents(self, filter):
+        """The incidents the filter names, each with the hotline's appeals on its
+        station."""
         query = {k: filter[k] for k in ("region", "station_code", "category", "status",
                                         "severity") if filter.get(k)}
-        return [with_id(d) for d in self.db["incidents"].find(query).sort(
+        incidents = [with_id(d) for d in self.db["incidents"].find(query).sort(
             "occurred_at", ASCENDING).limit(filter.get("first") or 100)]
+        appeals = self.appeals_at({i["station_code"] for i in incidents})
+        for incident in incidents:
+            incident["appeals"] = appeals.get(incident["station_code"], [])
+        return incidents
+
+    def appeals_at(self, station_codes):
+        """{station code: its appeals, oldest first}"""
+        appeals = {}
+        for appeal in self.db["appeals"].find(
+                {"station_code": {"$in": list(station_codes)}, "region": {"$ne": None}},
+                {"station_code": 1, "category": 1, "status": 1, "opened_at": 1}).sort(
+                "opened_at", ASCENDING):
+            appeals.setdefault(appeal["station_code"], []).append(with_id(appeal))
+        return appeals
+
+    def incidents_of_appeal(self, appeal_id):
+        """The incidents on the station of a hotline appeal (none if it names none)."""
+        appeal = self.db["appeals"].find_one({"_id": appeal_id}, {"station_code": 1})
+        if not appeal or not appeal.get("station_code"):
+            return []
+        return [with_id(d) for d in self.db["incidents"].find(
+            {"station_code": appeal["station_code"]},
+            {"history": 0}).sort("occurred_at", ASCENDING).limit(100)]
 
     def turnout(self, region=None):
         """The counted share per checkpoint in the region (or the nation)."""

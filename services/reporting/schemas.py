@@ -23,6 +23,9 @@ class Range(Schema):
 class Option(Schema):
     code = fields.Integer(required=True, validate=validate.Range(min=0, max=99))
     label = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    value = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "the incident category, severity or turnout checkpoint the "
+                       "option stands for, on a question a form's roles name"})
 
 
 class Question(Schema):
@@ -48,6 +51,29 @@ class ControlRelation(Schema):
     right = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
 
 
+QUESTION_TAG = fields.String(validate=validate.Regexp(TAG))
+CANDIDATE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class Vote(Schema):
+    tag = fields.String(required=True, validate=validate.Regexp(TAG))
+    candidate = fields.String(required=True, validate=CANDIDATE)
+
+
+class Roles(Schema):
+    """Which question gives each fact an incident, turnout or protocol form feeds."""
+    category = QUESTION_TAG
+    severity = QUESTION_TAG
+    description = QUESTION_TAG
+    evidence = QUESTION_TAG
+    checkpoint = QUESTION_TAG
+    voters = QUESTION_TAG
+    ballots_issued = QUESTION_TAG
+    ballots_in_boxes = QUESTION_TAG
+    invalid_ballots = QUESTION_TAG
+    votes = fields.List(fields.Nested(Vote), validate=validate.Length(min=1, max=100))
+
+
 class PublishForm(Schema):
     """A new form (no form_id) or a new version of one."""
     form_id = fields.String(load_default=None, allow_none=True, validate=ID)
@@ -59,6 +85,7 @@ class PublishForm(Schema):
     groups = fields.List(fields.Nested(Group), required=True,
                          validate=validate.Length(min=1, max=50))
     control_relations = fields.List(fields.Nested(ControlRelation), load_default=list)
+    roles = fields.Nested(Roles, load_default=None, allow_none=True)
 
 
 class SubmitReport(Schema):
@@ -127,8 +154,7 @@ class SetTurnoutCheckpoints(Schema):
 
 
 class SubmitProtocol(ObserverReport):
-    votes = fields.Dict(keys=fields.String(validate=validate.Regexp(
-        r"^[A-Za-z0-9_-]{1,32}$")), values=fields.Integer(validate=validate.Range(min=0)),
+    votes = fields.Dict(keys=fields.String(validate=CANDIDATE), values=fields.Integer(validate=validate.Range(min=0)),
         required=True, validate=validate.Length(min=1, max=100))
     ballots_issued = fields.Integer(required=True, validate=validate.Range(min=0))
     ballots_in_boxes = fields.Integer(required=True, validate=validate.Range(min=0))
@@ -159,6 +185,7 @@ class FormView(Schema):
     sms_prefix = fields.String()
     groups = fields.List(fields.Nested(Group))
     control_relations = fields.List(fields.Nested(ControlRelation))
+    roles = fields.Nested(Roles, allow_none=True)
     questions = fields.List(fields.Nested(QuestionView))
 
 

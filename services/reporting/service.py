@@ -5,9 +5,9 @@ from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from services.reporting import commands
-from services.reporting.projections import (DIRECTORY_SOURCES, Directory, Forms,
-                                            Incidents, Reporting, Reports, Results,
-                                            Turnouts)
+from services.reporting.projections import (APPEAL_SOURCES, DIRECTORY_SOURCES, Appeals,
+                                            Directory, Forms, Incidents, Reporting,
+                                            Reports, Results, Turnouts)
 from services.reporting.schemas import (DefineSample, FormView, MoveIncident,
                                         OverrideMasterValue, PublishForm, ReportIncident,
                                         SetTurnoutCheckpoints, SubmitProtocol,
@@ -21,7 +21,8 @@ class ReportingService:
 
     context = RequestContext()
     log = EventLog(projections=[Forms, Reports, Incidents, Turnouts, Results],
-                   subscriptions=[(Directory, DIRECTORY_SOURCES)])
+                   subscriptions=[(Directory, DIRECTORY_SOURCES),
+                                  (Appeals, APPEAL_SOURCES)])
     reporting = ReadModel(Reporting)
 
     @property
@@ -151,6 +152,11 @@ class ReportingService:
     @rpc
     def incidents(self, filter=None):
         return self.reporting.incidents(filter or {})
+
+    @rpc
+    def incidents_of_appeal(self, appeal_id):
+        """The incidents on the station a hotline appeal names."""
+        return self.reporting.incidents_of_appeal(appeal_id)
 
     @rpc
     def turnout(self, region=None):

@@ -64,6 +64,14 @@ def test_election_day_through_graphql(day):
     form = data(gql(PUBLISH, {"input": form_input}), "publishForm")
     assert form["errors"] == [] and form["form"]["version"] == 1
     form_id = form["form"]["id"]
+    turnout_form = data(gql(PUBLISH, {"input": {
+        "name": "Turnout", "kind": "TURNOUT", "smsPrefix": "TU", "groups": [
+            {"name": "t", "questions": [
+                {"tag": "T", "text": "checkpoint", "type": "SINGLE_CHOICE", "options": [
+                    {"code": 1, "label": "at ten", "value": "10:00"}]},
+                {"tag": "V", "text": "voters", "type": "INTEGER"}]}],
+        "roles": {"checkpoint": "T", "voters": "V"}}}), "publishForm")
+    assert turnout_form["errors"] == [] and turnout_form["form"]["smsPrefix"] == "TU"
 
     def checklist(observer_id, answers, **extra):
         return gql(CHECKLIST, {"input": {"formId": form_id, "answers": json.dumps(answers),
