@@ -10,13 +10,19 @@ import time
 
 from shared.eventstore import EventStore
 from shared.mongo import connect, service_database
-from shared.projections import Projection, ProjectionRunner
+from shared.projections import ProjectionRunner
+from shared.runtime import EventLog
 
 
 def projections_of(service):
-    module = importlib.import_module(f"services.{service}.projections")
-    return {cls.name: cls for cls in vars(module).values()
-            if isinstance(cls, type) and issubclass(cls, Projection) and cls.name}
+    """The service's own projections by name; read models fed by other services'
+    events are not rebuilt from this service's log."""
+    module = importlib.import_module(f"services.{service}.service")
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "name", None) == service:
+            return {projection.name: projection for log in vars(value).values()
+                    if isinstance(log, EventLog) for projection in log.projections}
+    raise ModuleNotFoundError(service)
 
 
 def main(argv=None):

@@ -28,6 +28,8 @@ class Subscriber:
         self.projection = projection
         self.amqp_uri = amqp_uri
         self.batch_size = batch_size
+        if not projection.name:
+            raise ValueError(f"{type(projection).__name__} needs a name for its queue")
         # Named after the database and the read model: two platforms on one broker,
         # and two read models of one service, each keep their own queue and inbox.
         consumer = f"{db.name}.{projection.name}"

@@ -14,10 +14,11 @@ class Directory(Projection):
     """Stations and observers as the registry and training announce them.
 
     Fed from other services' events through the inbox, which may deliver them out of
-    order: every write is an upsert that is right in any order. It has no `name`
-    because it cannot be rebuilt from deployment's own log.
+    order: every write is an upsert that is right in any order. Not rebuilt from
+    deployment's own log: it is not among the service's `projections`.
     """
 
+    name = "directory"
     collections = ("stations", "observers", "station_totals")
 
     def indexes(self):

@@ -14,8 +14,10 @@ OBSERVER_FACTS = ("sms_code", "locale", "phones", "region", "district",
 class Observers(Projection):
     """Observers by SMS code and phone, with their language and assigned station.
     Fed from other services' events in any order, so every write is an upsert that is
-    right in any order; no `name`: it cannot be rebuilt from the hotline's log."""
+    right in any order. Not rebuilt from the hotline's log: it is not among the
+    service's `projections`."""
 
+    name = "observers"
     collections = ("observers",)
 
     def indexes(self):

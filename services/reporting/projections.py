@@ -21,9 +21,10 @@ APPEAL_STATUS = {"AppealEscalated": "escalated", "AppealAnswered": "answered",
 
 class Directory(Projection):
     """Stations, observers and assignments as the registry and deployment announce
-    them. Every write is right in any order of arrival; no `name`, as it cannot be
-    rebuilt from reporting's own log."""
+    them. Every write is right in any order of arrival. Not rebuilt from reporting's
+    own log: it is not among the service's `projections`."""
 
+    name = "directory"
     collections = ("stations", "observers", "assignments", "station_totals")
 
     def indexes(self):

@@ -182,6 +182,9 @@ def test_the_read_models_rebuild_from_the_log(world, gateway, deployment_db):
     assert eventually(lambda: gateway(COVERAGE)["data"]["coverage"]["checkedIn"] == 1)
     before = gateway(COVERAGE, {"region": "KG-C"}), gateway(ASSIGNMENTS, {"station": "1001"})
     deployment_db["covered_stations"].delete_many({})  # a lost read model
+    observers = list(deployment_db["observers"].find())
     rebuild(["deployment"])
     assert (gateway(COVERAGE, {"region": "KG-C"}),
             gateway(ASSIGNMENTS, {"station": "1001"})) == before
+    # What the registry and training told deployment is not in its log: left as it was.
+    assert list(deployment_db["observers"].find()) == observers
