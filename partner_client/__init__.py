@@ -35,13 +35,16 @@ class PartnerClient:
 
     def subscribe(self, suffix, events):
         """Declares durable queue partner.<name>.<suffix> bound to each (service,
-        region, event type or "*"); returns its name. The broker refuses a binding
-        outside the agreement (AccessRefused)."""
+        region, event type or "*"[, schema version]); returns its name. Without a
+        version every published version comes: while an older one is deprecated
+        (docs/events.md) that is two copies of such an event, so pin the one you read.
+        The broker refuses a binding outside the agreement (AccessRefused)."""
         queue = self.queue(suffix)
         self.channel.queue_declare(queue, durable=True, auto_delete=False)
-        for service, region, event_type in events:
+        for service, region, event_type, *version in events:
+            version = f"v{version[0]}" if version else "*"
             self.channel.queue_bind(queue, EVENTS_EXCHANGE,
-                                    f"{service}.{region}.{event_type}")
+                                    f"{service}.{region}.{event_type}.{version}")
         return queue
 
     def events(self, suffix, timeout=None):

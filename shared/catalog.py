@@ -5,10 +5,21 @@ A service registers in `services/<name>/schemas.py`: `EVENTS = {type: schema}` (
 event it publishes) and, optionally, `PARTNER_EVENTS` (the types partner systems may
 receive; each carries `region` in its data). `SCHEMA_VERSIONS = {type: n}` names an
 event's current version when it is above 1.
+
+What partners receive of an event can differ from what the platform's own consumers do:
+`PARTNER_PAYLOADS = {type: schema class}` redacts it (only the schema's fields go out), and
+`OLDER_VERSIONS = {type: (OlderVersion(...), ...)}` keeps publishing a version a breaking
+change replaced, derived from the current one, until the date the catalog states. Each
+version has its own routing key (`<service>.<region>.<type>.v<n>`), so a partner binds
+to the version it reads and moves on before that date.
 """
 import functools
 import importlib
+import json
 import pkgutil
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable
 
 import services
 
@@ -46,6 +57,53 @@ def schema_version(service, event_type):
     return getattr(_schemas(service), "SCHEMA_VERSIONS", {}).get(event_type, 1)
 
 
-def partner_routing_key(service, event_type, region):
-    """`<service>.<region>.<type>`: partners' topic permissions match on the region."""
-    return f"{service}.{region or NO_REGION}.{event_type}"
+@dataclass(frozen=True)
+class OlderVersion:
+    """Version `version` of an event, still published to partners until `until`
+    (inclusive, by the event's time): `derive` makes its data from the current
+    version's data, `schema` describes it in the catalog."""
+    version: int
+    schema: object
+    derive: Callable[[dict], dict]
+    until: date
+
+
+def older_versions(service, event_type):
+    return getattr(_schemas(service), "OLDER_VERSIONS", {}).get(event_type, ())
+
+
+def partner_schema(service, event_type):
+    """The schema of what partners receive of the current version (redacted or not)."""
+    module = _schemas(service)
+    return getattr(module, "PARTNER_PAYLOADS", {}).get(event_type) or module.EVENTS[event_type]
+
+
+def partner_routing_key(service, event_type, region, version):
+    """`<service>.<region>.<type>.v<n>`: partners' topic permissions match on the
+    region, and each binds the versions it reads."""
+    return f"{service}.{region or NO_REGION}.{event_type}.v{version}"
+
+
+def partner_copies(service, envelope):
+    """[(routing key, envelope)] partners receive of `envelope` (one of the service's
+    partner events): the current version, redacted as PARTNER_PAYLOADS says, then each
+    older version whose deprecation period the event falls in."""
+    event_type, data = envelope["type"], envelope["data"]
+    redact = getattr(_schemas(service), "PARTNER_PAYLOADS", {}).get(event_type)
+    if redact is not None:
+        # Who acted (a staff login) is as much the redacted part as the fields.
+        envelope, current = {**envelope, "actor": None}, redact().dump(data)
+    else:
+        current = data
+    versions = [(envelope["schemaversion"], current)]
+    day = datetime.fromisoformat(envelope["time"]).date()
+    versions += [(older.version, older.derive(current))
+                 for older in older_versions(service, event_type) if day <= older.until]
+    return [(partner_routing_key(service, event_type, data.get("region"), version),
+             {**envelope, "schemaversion": version, "data": versioned})
+            for version, versioned in versions]
+
+
+def partner_bodies(service, envelope):
+    """partner_copies as JSON text, as the relay publishes and the archive keeps them."""
+    return [(key, json.dumps(copy)) for key, copy in partner_copies(service, envelope)]

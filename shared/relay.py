@@ -33,9 +33,20 @@ def partner_exchange():
                     delivery_mode=PERSISTENT)
 
 
+def _message(body, envelope):
+    return amqp.Message(
+        body, content_type="application/json", content_encoding="utf-8",
+        delivery_mode=PERSISTENT, message_id=envelope["id"],
+        # Read by nameko handlers as context data: what they do in turn is
+        # recorded as caused by this event, in the same correlation.
+        application_headers={"nameko.correlation_id": envelope["correlationid"] or "",
+                             "nameko.causation_id": envelope["id"]})
+
+
 class AmqpPublisher:
     """Publishes envelopes to `<service>.events`, a batch per AMQP transaction, and
-    a second copy of the partner events to `partners.events` keyed by region.
+    the partners' copies of the partner events (redacted, one per published version:
+    shared/catalog.py) to `partners.events` keyed by region and version.
 
     A separate exchange rather than region-bearing keys on ours: every internal
     binding (nameko handlers, subscribers) keeps its exact event-type key, and only
@@ -60,22 +71,14 @@ class AmqpPublisher:
         # py-amqp directly: kombu's Producer costs as much again per message here.
         channel = self._ensure_channel()
         for envelope in envelopes:
-            message = amqp.Message(
-                json.dumps(envelope), content_type="application/json",
-                content_encoding="utf-8", delivery_mode=PERSISTENT,
-                message_id=envelope["id"],
-                # Read by nameko handlers as context data: what they do in turn
-                # is recorded as caused by this event, in the same correlation.
-                application_headers={
-                    "nameko.correlation_id": envelope["correlationid"] or "",
-                    "nameko.causation_id": envelope["id"]})
-            channel.basic_publish(message, exchange=self.exchange.name,
+            channel.basic_publish(_message(json.dumps(envelope), envelope),
+                                  exchange=self.exchange.name,
                                   routing_key=envelope["type"])
             if envelope["type"] in self.partner_events:
-                channel.basic_publish(
-                    message, exchange=catalog.PARTNER_EXCHANGE,
-                    routing_key=catalog.partner_routing_key(
-                        self.service, envelope["type"], envelope["data"].get("region")))
+                for routing_key, body in catalog.partner_bodies(self.service, envelope):
+                    channel.basic_publish(_message(body, envelope),
+                                          exchange=catalog.PARTNER_EXCHANGE,
+                                          routing_key=routing_key)
         channel.tx_commit()
 
     def _ensure_channel(self):

@@ -26,3 +26,10 @@ def event_schema(event_cls):
         declared[field.name] = (make(fields.Raw(), **options) if kind is list
                                 else make(**options))
     return Schema.from_dict(declared, name=f"{event_cls.__name__}Data")
+
+
+def only(schema, *names):
+    """A Schema of some of `schema`'s fields: what goes out of a redacted event."""
+    declared = schema._declared_fields
+    return Schema.from_dict({name: declared[name] for name in names},
+                            name=f"{schema.__name__}Redacted")

@@ -157,6 +157,7 @@ class AppealAssigned:
     appeal_id: str
     assignee: str
     at: str
+    region: str | None = None  # the appeal's, so partners of its region get it
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class AppealEscalated:
     group: str
     reason: str
     at: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,12 +175,14 @@ class AppealAnswered:
     answer: str
     at: str
     faq_id: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
 class AppealClosed:
     appeal_id: str
     at: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,7 @@ class AppealOverdue:
     appeal_id: str
     due_at: str
     at: str
+    region: str | None = None
 
 
 class Appeal(Keyed):
@@ -220,19 +225,19 @@ class Appeal(Keyed):
 
     def assign(self, assignee, now):
         self._may("assign")
-        self.record(AppealAssigned(self.key, assignee, iso(now)))
+        self.record(AppealAssigned(self.key, assignee, iso(now), self.region))
 
     def escalate(self, group, reason, now):
         self._may("escalate")
-        self.record(AppealEscalated(self.key, group, reason, iso(now)))
+        self.record(AppealEscalated(self.key, group, reason, iso(now), self.region))
 
     def answer(self, answer, faq_id, now):
         self._may("answer")
-        self.record(AppealAnswered(self.key, answer, iso(now), faq_id))
+        self.record(AppealAnswered(self.key, answer, iso(now), faq_id, self.region))
 
     def close(self, now):
         self._may("close")
-        self.record(AppealClosed(self.key, iso(now)))
+        self.record(AppealClosed(self.key, iso(now), self.region))
 
     def comment(self, author, text, now):
         self._may("comment")
@@ -242,7 +247,7 @@ class Appeal(Keyed):
         """Flags it once, if it is still waiting for its answer past its due time."""
         if (self.status in OPEN_STATUSES and not self.overdue
                 and datetime.fromisoformat(self.due_at) <= now):
-            self.record(AppealOverdue(self.key, self.due_at, iso(now)))
+            self.record(AppealOverdue(self.key, self.due_at, iso(now), self.region))
 
     def _may(self, step):
         if not self.exists:

@@ -6,7 +6,7 @@ from services.hotline.domain import (CATEGORIES, CHANNELS, GROUPS, Appeal, Broad
                                      SenderLine)
 from services.hotline.sms import MAX_LENGTH
 from services.registry.schemas import REGION_CODE
-from shared.schemas import event_schema
+from shared.schemas import event_schema, only
 
 ID = validate.Length(min=1, max=64)
 
@@ -94,6 +94,19 @@ class DefineFaq(Schema):
 EVENTS = {cls.__name__: event_schema(cls) for aggregate in (SenderLine, Appeal, Faq,
                                                                   Broadcast)
           for cls in aggregate.events}
+# What regional partners may receive (each carries `region`): see shared/catalog.py.
+# An appeal and its status, never who called (name, phone), what they said or who of
+# the staff handles it.
+PARTNER_EVENTS = ("AppealOpened", "AppealAssigned", "AppealEscalated", "AppealAnswered",
+                  "AppealClosed", "AppealOverdue")
+_STATUS = ("appeal_id", "region", "at")
+PARTNER_PAYLOADS = {
+    "AppealOpened": only(EVENTS["AppealOpened"], "appeal_id", "region", "district",
+                         "station_code", "category", "channel", "opened_at", "due_at"),
+    "AppealAssigned": only(EVENTS["AppealAssigned"], *_STATUS),
+    "AppealEscalated": only(EVENTS["AppealEscalated"], *_STATUS, "group"),
+    "AppealAnswered": only(EVENTS["AppealAnswered"], *_STATUS),
+}
 
 
 class BroadcastFilter(Schema):

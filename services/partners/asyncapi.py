@@ -52,6 +52,38 @@ def _amqp(exchange, routing_key):
         "x-routing-key": routing_key}}
 
 
+def _message(event_type, version, key, until=None):
+    message = {"name": event_type, "contentType": "application/json",
+               "x-schema-version": version,
+               "payload": {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {
+                   "properties": {"type": {"const": event_type}, "data": {
+                       "$ref": f"#/components/schemas/{key}"}}}]}}
+    if until is not None:
+        message["x-deprecated-until"] = until.isoformat()
+    return message
+
+
+def _partner_channels(service, event_type, channels, messages, schemas):
+    """One channel per version partners receive: the current one (redacted as the
+    service says) and each older one still in its deprecation period."""
+    versions = [(catalog.schema_version(service, event_type),
+                 catalog.partner_schema(service, event_type), None)]
+    versions += [(older.version, older.schema, older.until)
+                 for older in catalog.older_versions(service, event_type)]
+    for version, schema, until in versions:
+        key = f"{catalog.PARTNER_EXCHANGE}.{service}.{event_type}.v{version}"
+        schemas[key] = json_schema(schema)
+        messages[key] = _message(event_type, version, key, until)
+        routing_key = catalog.partner_routing_key(service, event_type, "{region}", version)
+        channels[f"{catalog.PARTNER_EXCHANGE}/{routing_key}"] = {
+            "description": "what partners bind to: their agreement's regions only"
+                           + ("" if until is None else
+                              f"; deprecated, published until {until.isoformat()}"),
+            "parameters": {"region": {"description": "a region code, e.g. KG-C"}},
+            "subscribe": {"message": {"$ref": f"#/components/messages/{key}"}},
+            "bindings": _amqp(catalog.PARTNER_EXCHANGE, routing_key)}
+
+
 def document():
     channels, messages, schemas = {}, {}, {"Envelope": {
         "type": "object", "properties": ENVELOPE, "required": sorted(ENVELOPE)}}
@@ -59,23 +91,13 @@ def document():
         for event_type, schema in sorted(catalog.events(service).items()):
             key = f"{service}.{event_type}"
             schemas[key] = json_schema(schema)
-            messages[key] = {
-                "name": event_type, "contentType": "application/json",
-                "x-schema-version": catalog.schema_version(service, event_type),
-                "payload": {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {
-                    "properties": {"type": {"const": event_type}, "data": {
-                        "$ref": f"#/components/schemas/{key}"}}}]}}
-            message = {"$ref": f"#/components/messages/{key}"}
+            messages[key] = _message(
+                event_type, catalog.schema_version(service, event_type), key)
             channels[f"{exchange_name(service)}/{event_type}"] = {
-                "subscribe": {"message": message},
+                "subscribe": {"message": {"$ref": f"#/components/messages/{key}"}},
                 "bindings": _amqp(exchange_name(service), event_type)}
             if event_type in catalog.partner_events(service):
-                routing_key = catalog.partner_routing_key(service, event_type, "{region}")
-                channels[f"{catalog.PARTNER_EXCHANGE}/{routing_key}"] = {
-                    "description": "what partners bind to: their agreement's regions only",
-                    "parameters": {"region": {"description": "a region code, e.g. KG-C"}},
-                    "subscribe": {"message": message},
-                    "bindings": _amqp(catalog.PARTNER_EXCHANGE, routing_key)}
+                _partner_channels(service, event_type, channels, messages, schemas)
     for kind, schema in ((domain.REPORT, InboundReport()), (domain.REPLAY, Replay())):
         schemas[f"partners.inbound.{kind}"] = json_schema(schema)
         channels[f"{domain.INBOUND_EXCHANGE}/{{partner}}.{kind}"] = {
@@ -92,8 +114,11 @@ def document():
                  "description": (
                      "Every event travels in the envelope (CloudEvents 1.0 attributes plus "
                      "position, version and schemaversion). A change that would break a "
-                     "consumer is a new schemaversion; the older version is still published "
-                     f"(or upcast) for {DEPRECATION_DAYS} days after the new one ships.")},
+                     "consumer is a new schemaversion; partners receive the older version "
+                     "too, on its own routing key (`...<type>.v<n>`), for "
+                     f"{DEPRECATION_DAYS} days after the new one ships: the date each "
+                     "older version is published until is stated with it "
+                     "(x-deprecated-until).")},
         "x-deprecation-days": DEPRECATION_DAYS,
         "defaultContentType": "application/json",
         "channels": dict(sorted(channels.items())),
@@ -118,8 +143,10 @@ def page(doc):
             f"{name}{'*' if name in schema['required'] else ''}"
             f"{'?' if isinstance(prop.get('type'), list) else ''}"
             for name, prop in schema["properties"].items())
-        lines.append(f"| `{channel}` | {message.get('x-schema-version', '-')} "
-                     f"| {described} |")
+        version = message.get("x-schema-version", "-")
+        if "x-deprecated-until" in message:
+            version = f"{version} (until {message['x-deprecated-until']})"
+        lines.append(f"| `{channel}` | {version} | {described} |")
     return "\n".join(lines) + "\n"
 
 

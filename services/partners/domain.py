@@ -2,7 +2,8 @@
 Python, no broker or database here.
 
 A partner `name` logs in as user `name`, owns the queues `partner.<name>.*`, binds them
-to `partners.events` with keys `<service>.<region>.<type>` of its agreement only, and
+to `partners.events` with keys `<service>.<region>.<type>.<version>` of its agreement
+only, and
 publishes to `partners.inbound` with keys `<name>.report` / `<name>.replay` only.
 """
 import re
@@ -53,7 +54,8 @@ class Agreement:
         """{exchange: (write, read)} routing-key regexes."""
         return {
             catalog.PARTNER_EXCHANGE: (
-                "^$", rf"^{_any_of(self.services)}\.{_any_of(self.regions)}\.(\*|[A-Za-z]+)$"),
+                "^$", rf"^{_any_of(self.services)}\.{_any_of(self.regions)}\.(\*|[A-Za-z]+)"
+                rf"\.(\*|v[0-9]+)$"),
             INBOUND_EXCHANGE: (rf"^{re.escape(self.name)}\.({REPORT}|{REPLAY})$", "^$"),
         }
 

@@ -1,7 +1,5 @@
 """Partners' read models, fed by a Subscriber: the archive of partner events (what
 replay sends again) and where each polling station lies (to check a report's region)."""
-import json
-
 from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from shared import catalog
@@ -34,8 +32,10 @@ class PartnerFeed(Projection):
                 {"$set": {"region": event.data["region"]}}, upsert=True))]
         service = event.metadata["source"].removeprefix("nazar/")
         # Upsert by event id: the relay publishes at least once. The body is kept as
-        # published (JSON), so replay sends it without decoding or encoding it again.
+        # partners receive its current version (JSON, redacted), so replay sends it
+        # without decoding or encoding it again.
+        [(_, body), *_older] = catalog.partner_bodies(service, to_envelope(service, event))
         return [("archive", UpdateOne({"_id": event.id}, {"$setOnInsert": {
             "service": service, "position": event.position, "type": event.type,
             "region": event.data.get("region"), "time": event.metadata["occurred_at"],
-            "body": json.dumps(to_envelope(service, event))}}, upsert=True))]
+            "body": body}}, upsert=True))]

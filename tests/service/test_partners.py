@@ -1,14 +1,20 @@
 """Partners against the real broker and mongod: each partner's own RabbitMQ user gets
 exactly its regions' events, is refused everything else, and what it publishes lands or
-is dead-lettered with the reason; replay sends the archive again in order."""
+is dead-lettered with the reason; replay sends the archive again in order; an older
+schema version is published beside the new until its date; hotline appeals go out
+redacted."""
+import json
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import amqp
 import pytest
+from marshmallow import Schema, fields
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from partner_client import PartnerClient
+from services.deployment import schemas as deployment_schemas
+from services.hotline.service import HotlineService
 from services.partners import access, admin, asyncapi, domain
 from services.partners.admin import partner_uri
 from services.partners.service import PartnersService
@@ -18,6 +24,7 @@ from shared.envelope import to_envelope
 from shared.eventstore import ANY, EventStore, NewEvent, RecordedEvent
 from shared.mongo import connect, service_database
 from shared.relay import AmqpPublisher, Relay
+from shared.schemas import only
 from tests.service.conftest import eventually
 from tests.service.test_reporting import OPENING, assign, observer, station
 
@@ -35,7 +42,7 @@ def partners(container_factory, service_config):
 def databases(platform_env, mongo_uri):
     client = connect(mongo_uri)
     yield {name: service_database(client, name)
-           for name in ("partners", "registry", "deployment", "reporting")}
+           for name in ("partners", "registry", "deployment", "reporting", "hotline")}
     client.close()
 
 
@@ -165,6 +172,97 @@ def refused(action):
         action()
 
 
+def shifts_in_a_list(monkeypatch, until):
+    """Declares, as deployment would next to its schemas, version 2 of ObserverAssigned
+    (`shift` became the list `shifts`) and version 1 derived from it until `until`."""
+    v1 = deployment_schemas.EVENTS["ObserverAssigned"]
+    v2 = Schema.from_dict({**only(v1, "assignment_id", "observer_id", "station_code",
+                                  "region", "district", "role")._declared_fields,
+                           "shifts": fields.List(fields.String(), required=True)})
+    monkeypatch.setitem(deployment_schemas.EVENTS, "ObserverAssigned", v2)
+    monkeypatch.setattr(deployment_schemas, "SCHEMA_VERSIONS", {"ObserverAssigned": 2},
+                        raising=False)
+    monkeypatch.setattr(deployment_schemas, "OLDER_VERSIONS", {"ObserverAssigned": (
+        catalog.OlderVersion(1, v1, lambda data: {
+            **{k: v for k, v in data.items() if k != "shifts"},
+            "shift": data["shifts"][0]}, until),)}, raising=False)
+
+
+def assigned_v2(n):
+    return NewEvent("ObserverAssigned", {
+        "assignment_id": f"a-{n}", "observer_id": f"o-{n}", "station_code": "1001",
+        "region": "KG-C", "district": "d", "role": "observer", "shifts": ["full"]},
+        schema_version=2)
+
+
+def test_an_older_version_is_published_beside_the_new_until_its_date(
+        make_partner, databases, amqp_uri, monkeypatch):
+    on_v1, on_v2 = make_partner("KG-C"), make_partner("KG-C")
+    on_v1.subscribe("feed", [("deployment", "KG-C", "ObserverAssigned", 1)])
+    on_v2.subscribe("feed", [("deployment", "KG-C", "*", 2)])
+
+    shifts_in_a_list(monkeypatch, until=date.today() + timedelta(days=30))
+    doc = asyncapi.document()
+    deprecated = doc["components"]["messages"][
+        "partners.events.deployment.ObserverAssigned.v1"]
+    assert deprecated["x-deprecated-until"] == (date.today() + timedelta(days=30)).isoformat()
+    assert "shifts" in doc["components"]["schemas"][
+        "partners.events.deployment.ObserverAssigned.v2"]["properties"]
+    publish_events(databases["deployment"], amqp_uri, "deployment",
+                   [("s-1", [assigned_v2(1)])])
+    [old], [new] = drain(on_v1, "feed"), drain(on_v2, "feed")
+    assert (old["schemaversion"], old["data"]["shift"]) == (1, "full")
+    assert "shifts" not in old["data"]
+    assert (new["schemaversion"], new["data"]["shifts"]) == (2, ["full"])
+    assert old["id"] == new["id"]
+
+    # Past its date, version 1 is no longer published.
+    shifts_in_a_list(monkeypatch, until=date.today() - timedelta(days=1))
+    publish_events(databases["deployment"], amqp_uri, "deployment",
+                   [("s-2", [assigned_v2(2)])])
+    assert drain(on_v1, "feed") == []
+    assert [e["data"]["assignment_id"] for e in drain(on_v2, "feed")] == ["a-2"]
+
+
+@pytest.fixture
+def hotline(container_factory, service_config):
+    container = container_factory(HotlineService, service_config)
+    container.start()
+    return container
+
+
+def test_a_partner_receives_redacted_appeals_of_its_region_only(
+        make_partner, hotline, service_config, databases):
+    north = make_partner("KG-C", ("hotline",))
+    south = make_partner("KG-Y", ("hotline",))
+    for partner, region in ((north, "KG-C"), (south, "KG-Y")):
+        partner.subscribe("feed", [("hotline", region, "*")])
+    with ServiceRpcProxy("hotline", service_config) as rpc:
+        opened = rpc.open_appeal({
+            "caller_phone": "+996555777888", "caller_name": "Айгуль", "region": "KG-C",
+            "district": "C-01", "station_code": "1001", "channel": "call",
+            "category": "voter_list", "description": "My name is missing"})
+        assert opened["ok"], opened
+        appeal_id = opened["data"]["id"]
+        assert rpc.assign_appeal({"appeal_id": appeal_id, "assignee": "operator-7"})["ok"]
+
+    events = drain(north, "feed", timeout=5, count=2)
+    assert [e["type"] for e in events] == ["AppealOpened", "AppealAssigned"]
+    assert events[0]["data"] == {
+        "appeal_id": appeal_id, "region": "KG-C", "district": "C-01",
+        "station_code": "1001", "channel": "call", "category": "voter_list",
+        "opened_at": events[0]["data"]["opened_at"], "due_at": events[0]["data"]["due_at"]}
+    assert events[0]["data"]["opened_at"] and events[0]["data"]["due_at"]
+    assert set(events[1]["data"]) == {"appeal_id", "region", "at"}
+    assert all(e["actor"] is None and "+996" not in json.dumps(e, ensure_ascii=False)
+               and "Айгуль" not in json.dumps(e, ensure_ascii=False) for e in events)
+    assert drain(south, "feed") == []
+    # What replay would send again is as redacted.
+    archive = databases["partners"]["archive"]
+    assert eventually(lambda: archive.count_documents({"service": "hotline"}) == 2)
+    assert not any("+996" in doc["body"] for doc in archive.find({"service": "hotline"}))
+
+
 def test_a_partner_cannot_reach_beyond_its_agreement(make_partner, amqp_uri):
     north, south = make_partner("KG-C"), make_partner("KG-Y")
     south.subscribe("feed", [("deployment", "KG-Y", "*")])
@@ -247,11 +345,12 @@ def test_a_replay_onto_another_partners_queue_is_refused(make_partner):
 def test_make_partner_creates_a_user_that_can_log_in_and_removes_it(
         partners, capsys, amqp_uri):
     name = f"p{uuid.uuid4().hex[:8]}"
-    assert admin.main([name, "--regions", "KG-C", "--services", "reporting"]) == 0
+    assert admin.main([name, "--regions", "KG-C", "--services", "reporting,hotline"]) == 0
     uri = capsys.readouterr().out.strip()
     try:
         with PartnerClient(uri) as client:
-            assert client.subscribe("feed", [("reporting", "KG-C", "*")])
+            assert client.subscribe("feed", [("reporting", "KG-C", "*"),
+                                             ("hotline", "KG-C", "AppealOpened", 1)])
     finally:
         assert admin.main([name, "--delete"]) == 0
     with pytest.raises(amqp.exceptions.AccessRefused):
