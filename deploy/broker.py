@@ -204,7 +204,8 @@ def _api(method, path, base_uri=None, body=None):
         _management_url(uri) + path, method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=5).close()  # raises HTTPError unless 2xx
+    # Deleting a vhost with many queues takes seconds on a busy broker.
+    urllib.request.urlopen(request, timeout=30).close()  # raises HTTPError unless 2xx
 
 
 def main(argv=None):
