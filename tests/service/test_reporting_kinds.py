@@ -2,8 +2,7 @@
 partner channels): each feeds the same incident, turnout record or results as the
 GraphQL mutations do, with the same flags and checks."""
 from tests.service.conftest import eventually
-from tests.service.test_reporting import (assign, field, reporting,  # noqa: F401
-                                          reporting_db)
+from tests.service.test_reporting import assign, field  # noqa: F401 a fixture
 
 CHOICE = "single_choice"
 INCIDENT_FORM = {

@@ -2,8 +2,7 @@
 appeals beside the incidents of their station, and stations that move region."""
 from tests.service.conftest import eventually
 from tests.service.deployment_world import announce
-from tests.service.test_reporting import (field, reporting, reporting_db,  # noqa: F401
-                                          station)
+from tests.service.test_reporting import field, station  # noqa: F401 a fixture
 
 
 def appeal(amqp_uri, appeal_id, event_type="AppealOpened", version=1, **data):
