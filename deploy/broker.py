@@ -55,8 +55,7 @@ def create_vhost(name, base_uri=None):
     """Create vhost `name` and give the URI's user full rights on it."""
     user = _credentials(base_uri or amqp_uri())[0]
     _api("PUT", f"/api/vhosts/{quote(name, safe='')}", base_uri)
-    _api("PUT", f"/api/permissions/{quote(name, safe='')}/{quote(user, safe='')}", base_uri,
-         {"configure": ".*", "write": ".*", "read": ".*"})
+    set_permissions(name, user, ".*", ".*", ".*", base_uri)
 
 
 def delete_vhost(name, base_uri=None):

@@ -6,6 +6,7 @@ import graphene
 from gateway.access import COORDINATORS, allow, mask_phone, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
                             plain, run_command)
+from services.hotline.domain import CATEGORIES, CHANNELS, GROUPS
 
 DESK = ("admin", "hotline_operator", *COORDINATORS)
 # Operators call citizens back; coordinators see the numbers masked.
@@ -16,13 +17,9 @@ def _enum(name, values, description):
     return graphene.Enum(name, [(v.upper(), v) for v in values], description=description)
 
 
-AppealCategory = _enum("AppealCategory", (
-    "voter_list", "pressure", "campaign_violation", "observers_rights", "procedure",
-    "results", "other"), "pressure covers vote-buying")
-AppealChannel = _enum("AppealChannel", ("call", "sms", "web", "messenger"),
-                      "how the citizen reached the hotline")
-EscalationGroup = _enum("EscalationGroup", ("legal", "monitoring"),
-                        "who an appeal is escalated to")
+AppealCategory = _enum("AppealCategory", CATEGORIES, "pressure covers vote-buying")
+AppealChannel = _enum("AppealChannel", CHANNELS, "how the citizen reached the hotline")
+EscalationGroup = _enum("EscalationGroup", GROUPS, "who an appeal is escalated to")
 
 
 class AppealStep(graphene.ObjectType):

@@ -200,15 +200,15 @@ def reconcile(args):
     caught_up_at = next((when for when, done in observed
                          if when >= run["stopped_at"] and done), None)
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if any(missing(db, accepted).values()) or not caught_up(db):
+    while True:
+        lost = missing(db, accepted)
+        if any(lost.values()) or not caught_up(db):
             caught_up_at = None
         elif caught_up_at is None:
             caught_up_at = time.time()
-        if caught_up_at:
+        if caught_up_at or time.monotonic() >= deadline:
             break
         time.sleep(0.1)
-    lost = missing(db, accepted)
     print(json.dumps({
         "accepted": {kind: len(ids) for kind, ids in accepted.items()},
         "caught_up_after_s": caught_up_at and caught_up_at - run["stopped_at"],

@@ -84,26 +84,44 @@ def partner_routing_key(service, event_type, region, version):
     return f"{service}.{region or NO_REGION}.{event_type}.v{version}"
 
 
+@functools.cache
+def _redaction(service, event_type):
+    """The PARTNER_PAYLOADS schema instance of the event type, or None."""
+    redact = getattr(_schemas(service), "PARTNER_PAYLOADS", {}).get(event_type)
+    return redact() if redact is not None else None
+
+
+def _current(service, envelope):
+    """(envelope, data) of the current version as partners receive it."""
+    redact = _redaction(service, envelope["type"])
+    if redact is None:
+        return envelope, envelope["data"]
+    # Who acted (a staff login) is as much the redacted part as the fields.
+    return {**envelope, "actor": None}, redact.dump(envelope["data"])
+
+
 def partner_copies(service, envelope):
     """[(routing key, envelope)] partners receive of `envelope` (one of the service's
     partner events): the current version, redacted as PARTNER_PAYLOADS says, then each
     older version whose deprecation period the event falls in."""
-    event_type, data = envelope["type"], envelope["data"]
-    redact = getattr(_schemas(service), "PARTNER_PAYLOADS", {}).get(event_type)
-    if redact is not None:
-        # Who acted (a staff login) is as much the redacted part as the fields.
-        envelope, current = {**envelope, "actor": None}, redact().dump(data)
-    else:
-        current = data
+    event_type, region = envelope["type"], envelope["data"].get("region")
+    envelope, current = _current(service, envelope)
     versions = [(envelope["schemaversion"], current)]
-    day = datetime.fromisoformat(envelope["time"]).date()
-    versions += [(older.version, older.derive(current))
-                 for older in older_versions(service, event_type) if day <= older.until]
-    return [(partner_routing_key(service, event_type, data.get("region"), version),
+    older = older_versions(service, event_type)
+    if older:
+        day = datetime.fromisoformat(envelope["time"]).date()
+        versions += [(o.version, o.derive(current)) for o in older if day <= o.until]
+    return [(partner_routing_key(service, event_type, region, version),
              {**envelope, "schemaversion": version, "data": versioned})
             for version, versioned in versions]
 
 
 def partner_bodies(service, envelope):
-    """partner_copies as JSON text, as the relay publishes and the archive keeps them."""
+    """partner_copies as JSON text, as the relay publishes them."""
     return [(key, json.dumps(copy)) for key, copy in partner_copies(service, envelope)]
+
+
+def current_partner_body(service, envelope):
+    """The current version partners receive, as JSON text: what the archive keeps."""
+    envelope, current = _current(service, envelope)
+    return json.dumps({**envelope, "data": current})

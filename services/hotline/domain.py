@@ -22,8 +22,6 @@ from shared.errors import Problem, Rejected
 RESEND_WINDOW = timedelta(hours=12)
 RATE_LIMIT = 30
 RATE_WINDOW = timedelta(minutes=10)
-STATUSES = ("accepted", "partial", "unknown_codes", "invalid_values", "unknown_observer",
-            "unverified_sender", "duplicate", "malformed", "ignored")
 PENDING = "pending"
 """Logged, but reporting did not answer: the gateway is asked to deliver it again."""
 

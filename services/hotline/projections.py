@@ -171,14 +171,15 @@ class Appeals(Projection):
 
 def _step(event, fields, status, only_from=None):
     """The appeal's new status, when it was reached, and the facts of the step."""
-    at = event.data["at"]
-    writes = [("appeals", UpdateOne({"_id": event.data["appeal_id"]}, {
-        "$set": fields, "$push": {"history": {"status": status, "at": at}}}))]
-    match = {"_id": event.data["appeal_id"]}
-    if only_from:
-        match["status"] = only_from
-    writes.append(("appeals", UpdateOne(match, {"$set": {"status": status}})))
-    return writes
+    at, appeal = event.data["at"], {"_id": event.data["appeal_id"]}
+    history = {"history": {"status": status, "at": at}}
+    if not only_from:
+        return [("appeals", UpdateOne(appeal, {"$set": {**fields, "status": status},
+                                               "$push": history}))]
+    # Only a move from `only_from` changes the status; the facts are kept either way.
+    return [("appeals", UpdateOne(appeal, {"$set": fields, "$push": history})),
+            ("appeals", UpdateOne({**appeal, "status": only_from},
+                                  {"$set": {"status": status}}))]
 
 
 def _moment(text):

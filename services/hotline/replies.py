@@ -53,11 +53,6 @@ TEXTS = {
         "ru": "Сообщение не распознано. Формат: OP1234 AA1 AB0 @комментарий",
         "ky": "Билдирүү түшүнүксүз. Формат: OP1234 AA1 AB0 @комментарий",
     },
-    "rate_limited": {
-        "en": "Too many messages from this number; please wait a few minutes.",
-        "ru": "Слишком много сообщений с этого номера; подождите несколько минут.",
-        "ky": "Бул номерден билдирүү өтө көп; бир нече мүнөт күтүңүз.",
-    },
     "checked_in": {
         "en": "Check-in at station {station} recorded.",
         "ru": "Прибытие на участок {station} отмечено.",

@@ -59,12 +59,8 @@ class Agreement:
             INBOUND_EXCHANGE: (rf"^{re.escape(self.name)}\.({REPORT}|{REPLAY})$", "^$"),
         }
 
-    def covers(self, service, event_type, region):
-        return (service in self.services and region in self.regions
-                and event_type in catalog.partner_events(service))
 
-
-def check_origin(agreement, routing_key, body_source):
+def check_origin(agreement, body_source):
     """Problems with who a message claims to come from. The broker has checked the
     routing key against the partner's login; the body must not claim another."""
     if body_source not in (None, channel(agreement.name)):

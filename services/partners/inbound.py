@@ -40,7 +40,7 @@ def handle(db, writer, submit, routing_key, message_id, body):
                                    f"message {message_id!r} was received before")])
         if not isinstance(body, dict):
             raise Refused([Problem("VALIDATION", "the body is not a JSON object")])
-        problems = domain.check_origin(agreement, routing_key, body.get("source"))
+        problems = domain.check_origin(agreement, body.get("source"))
         if problems:
             raise Refused(problems)
         if kind == domain.REPORT:

@@ -34,7 +34,7 @@ class PartnerFeed(Projection):
         # Upsert by event id: the relay publishes at least once. The body is kept as
         # partners receive its current version (JSON, redacted), so replay sends it
         # without decoding or encoding it again.
-        [(_, body), *_older] = catalog.partner_bodies(service, to_envelope(service, event))
+        body = catalog.current_partner_body(service, to_envelope(service, event))
         return [("archive", UpdateOne({"_id": event.id}, {"$setOnInsert": {
             "service": service, "position": event.position, "type": event.type,
             "region": event.data.get("region"), "time": event.metadata["occurred_at"],

@@ -234,13 +234,18 @@ class Reads:
 
     def __init__(self, log, reporting):
         self.log, self.reporting = log, reporting
+        self._means = {}
 
     @functools.cached_property
     def checkpoints(self):
         return replay_stream(self.log, TurnoutPlan, TurnoutPlan.STREAM).checkpoints
 
     def region_mean(self, region, checkpoint):
-        return self.reporting.region_mean_share(region, checkpoint)
+        # Nothing of the burst is appended yet: one look-up per region and checkpoint.
+        key = (region, checkpoint)
+        if key not in self._means:
+            self._means[key] = self.reporting.region_mean_share(region, checkpoint)
+        return self._means[key]
 
 
 def report_incident(log, reporting, command, channel, idempotency_key=None):
@@ -261,14 +266,14 @@ def incident_command(reporter, incident_id, facts, idempotency_key=None, new=Fal
 
 def move_incident(log, command, by, idempotency_key=None):
     """Verifies, rejects or escalates an incident, saying who and why."""
-    incident = replay_stream(log, Incident, Incident.stream(command["incident_id"]))
-    # One outside the caller's region answers as a missing one.
-    if not incident.exists or command["within_region"] not in (None,
-                                                               incident.facts["region"]):
-        raise Rejected(Problem("UNKNOWN_INCIDENT",
-                               f"no incident {command['incident_id']}", "incident_id"))
-    return execute(log, Incident, incident.id,
-                   lambda i: i.move(command["status"], by, command["reason"]),
+    def decide(incident):
+        # One outside the caller's region answers as a missing one.
+        if not incident.exists or command["within_region"] not in (
+                None, incident.facts["region"]):
+            raise Rejected(Problem("UNKNOWN_INCIDENT",
+                                   f"no incident {command['incident_id']}", "incident_id"))
+        incident.move(command["status"], by, command["reason"])
+    return execute(log, Incident, Incident.stream(command["incident_id"]), decide,
                    idempotency_key)
 
 

@@ -9,7 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from shared.aggregate import Aggregate
+from shared.aggregate import Aggregate, Keyed
 from shared.errors import Problem, Rejected
 
 KINDS = ("checklist", "incident", "turnout", "protocol")
@@ -69,17 +69,14 @@ ROLES = {
 DEFAULT_SEVERITY = "medium"
 
 
-class Form(Aggregate):
+class Form(Keyed):
+    prefix = "form"
     events = (FormPublished,)
 
     def __init__(self, id):
         super().__init__(id)
         self.facts = {}
         self.questions = {}
-
-    @staticmethod
-    def stream(form_id):
-        return f"form:{form_id}"
 
     def publish(self, form_id, name, kind, sms_prefix, groups, control_relations,
                 phase=None, roles=None):
@@ -517,17 +514,14 @@ class IncidentStatusChanged:
     verified: bool
 
 
-class Incident(Aggregate):
+class Incident(Keyed):
+    prefix = "incident"
     events = (IncidentReported, IncidentStatusChanged)
 
     def __init__(self, id):
         super().__init__(id)
         self.facts = {}
         self.status = None
-
-    @staticmethod
-    def stream(incident_id):
-        return f"incident:{incident_id}"
 
     def report(self, incident_id, station, observer_id, channel, verified, category,
                severity, description, occurred_at, evidence=None):
@@ -603,7 +597,8 @@ def turnout_flags(checkpoints, reported, checkpoint, voters, registered, region_
     return flags
 
 
-class Turnout(Aggregate):
+class Turnout(Keyed):
+    prefix = "turnout"
     """One station's turnout through the day, a figure per checkpoint."""
 
     events = (TurnoutReported,)
@@ -612,10 +607,6 @@ class Turnout(Aggregate):
         super().__init__(id)
         self.reported = {}
         self.flags = []
-
-    @staticmethod
-    def stream(station_code):
-        return f"turnout:{station_code}"
 
     def report(self, checkpoints, station, checkpoint, voters, observer_id, channel,
                verified, region_mean):
@@ -679,7 +670,8 @@ def protocol_flags(votes, ballots_issued, ballots_in_boxes, invalid_ballots,
     return flags
 
 
-class Protocol(Aggregate):
+class Protocol(Keyed):
+    prefix = "protocol"
     events = (ProtocolSubmitted,)
 
     def __init__(self, id):
@@ -687,10 +679,6 @@ class Protocol(Aggregate):
         self.last = None
         self.counted = None
         self.flags = []
-
-    @staticmethod
-    def stream(station_code):
-        return f"protocol:{station_code}"
 
     def submit(self, station, votes, ballots_issued, ballots_in_boxes, invalid_ballots,
                observer_id, channel, verified):

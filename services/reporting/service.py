@@ -100,7 +100,7 @@ class ReportingService:
     def submit_turnout(self, command, idempotency_key=None):
         turnout = commands.submit_turnout(self.log, self.reporting, command,
                                           self.channel, idempotency_key)
-        return {"station_code": turnout.id.partition(":")[2],
+        return {"station_code": turnout.key,
                 "checkpoints": turnout.reported, "flags": turnout.flags}
 
     @rpc
@@ -108,7 +108,7 @@ class ReportingService:
     def submit_protocol(self, command, idempotency_key=None):
         protocol = commands.submit_protocol(self.log, self.reporting, command,
                                             self.channel, idempotency_key)
-        return {"station_code": protocol.id.partition(":")[2], **protocol.last,
+        return {"station_code": protocol.key, **protocol.last,
                 "flags": protocol.flags, "counted": protocol.counted is not None}
 
     @rpc

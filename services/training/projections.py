@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pymongo import ASCENDING, IndexModel, UpdateMany, UpdateOne
 
 from services.training.domain import moment
-from shared.projections import Projection, handles, with_id
+from shared.projections import Projection, handles, latest, with_id
 
 
 class RegistryObservers(Projection):
@@ -47,15 +47,8 @@ def _observer(event, data):
     facts = {k: data.get(k) for k in OBSERVER_FACTS if k in data}
     if not facts:
         return []
-
-    def newer(name):
-        return {"$lt": [{"$ifNull": [f"$versions.{name}", 0]}, event.version]}
-    return [("observers", UpdateOne({"_id": event.data["observer_id"]}, [{"$set": {
-        **{name: {"$cond": [newer(name), {"$literal": value}, f"${name}"]}
-           for name, value in facts.items()},
-        **{f"versions.{name}": {"$max": [{"$ifNull": [f"$versions.{name}", 0]},
-                                         event.version]} for name in facts}}}],
-        upsert=True))]
+    return [("observers", UpdateOne({"_id": event.data["observer_id"]},
+                                    latest(event.version, facts), upsert=True))]
 
 
 class Catalogue(Projection):
