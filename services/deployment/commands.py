@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 from services.deployment.domain import (SHIFT_PARTS, CoveragePlan, Election,
                                         StationDeployment, StationFacts, allocate,
                                         check_in_flag)
-from shared.commands import CHUNK, Command, execute, execute_all, replay_stream
+from shared.commands import (CHUNK, Command, execute, execute_all, in_chunks,
+                             replay_stream)
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
 
@@ -137,24 +138,27 @@ def _apply(log, stations, observers, proposals, role, shift, election):
     for p in proposals:
         by_station.setdefault(p.station_code, []).append(p.observer_id)
     refused = {}
+
+    def assign_chunk(chunk):
+        """Assigns a chunk of stations; returns those to decide again."""
+        commands = [Command(StationDeployment, StationDeployment.stream(code),
+                            _assign_all(code, by_station, stations, observers, role, shift,
+                                        election, refused))
+                    for code in chunk]
+        retry = []
+        for code, outcome in zip(chunk, execute_all(log, commands)):
+            if isinstance(outcome, UniquenessError):
+                observer_id = outcome.value.rsplit(":", 1)[0]
+                refused[(code, observer_id)] = _already_assigned(outcome).problems[0]
+                by_station[code].remove(observer_id)
+                retry.append(code)
+            elif isinstance(outcome, Exception):
+                raise outcome
+        return retry
+
     todo = sorted(by_station)
     for _ in range(APPLY_ATTEMPTS):
-        retry = []
-        for start in range(0, len(todo), CHUNK):
-            chunk = todo[start:start + CHUNK]
-            commands = [Command(StationDeployment, StationDeployment.stream(code),
-                                _assign_all(code, by_station, stations, observers, role,
-                                            shift, election, refused))
-                        for code in chunk]
-            for code, outcome in zip(chunk, execute_all(log, commands)):
-                if isinstance(outcome, UniquenessError):
-                    observer_id = outcome.value.rsplit(":", 1)[0]
-                    refused[(code, observer_id)] = _already_assigned(outcome).problems[0]
-                    by_station[code].remove(observer_id)
-                    retry.append(code)
-                elif isinstance(outcome, Exception):
-                    raise outcome
-        todo = retry
+        todo = [code for retry in in_chunks(todo, assign_chunk) for code in retry]
         if not todo:
             break
     return refused
