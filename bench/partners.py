@@ -6,9 +6,10 @@ publishes them as it does in the platform, and a partner with its own broker use
 consumes its region's queue; latency is receipt minus the event's `time` (the moment it
 was stored, i.e. reported). Replay: the partner archive holds N events of two regions;
 the partner asks for its region's events since position 0 and the clock stops when the
-last one is read from its queue.
+last one is read from its queue; the replay runs in a process of its own.
 """
 import argparse
+import multiprocessing
 import sys
 import threading
 import time
@@ -86,19 +87,29 @@ def fill_archive(db, count):
     db["archive"].create_indexes(feed.indexes()["archive"])
 
 
-def replay_seconds(db, amqp_uri, agreement, client, expected):
-    client.subscribe("replayed", [])
-    start = time.perf_counter()
+def _replay(mongo_uri, db_name, agreement, queue, amqp_uri):
+    client = connect(mongo_uri)
     with QueueWriter(amqp_uri) as writer:
-        threading.Thread(target=replay, args=(db, agreement, {
-            "queue": client.queue("replayed"), "after": {SERVICE: 0}, "since": None},
-            writer)).start()
-        received = 0
-        for _ in client.events("replayed", timeout=10):
-            received += 1
-            if received == expected:
-                break
+        replay(client[db_name], agreement, {"queue": queue, "after": {SERVICE: 0},
+                                            "since": None}, writer)
+    client.close()
+
+
+def replay_seconds(mongo_uri, db, amqp_uri, agreement, client, expected):
+    """The replay runs in a process of its own, as in the partners service: the
+    partner reading its queue is another system, not a thread beside it."""
+    client.subscribe("replayed", [])
+    replaying = multiprocessing.get_context("spawn").Process(target=_replay, args=(
+        mongo_uri, db.name, agreement, client.queue("replayed"), amqp_uri))
+    start = time.perf_counter()
+    replaying.start()
+    received = 0
+    for _ in client.events("replayed", timeout=10):
+        received += 1
+        if received == expected:
+            break
     elapsed = time.perf_counter() - start
+    replaying.join()
     if received != expected:
         sys.exit(f"replay delivered {received} of {expected} events")
     return elapsed
@@ -122,8 +133,8 @@ def main(argv=None):
                 latencies = delivery_latencies(reporting_db, amqp_uri, partner,
                                                args.incidents, args.interval_ms / 1000)
                 fill_archive(partners_db, args.archive)
-                seconds = replay_seconds(partners_db, amqp_uri, agreement, partner,
-                                         args.archive // 2)
+                seconds = replay_seconds(mongo_uri, partners_db, amqp_uri, agreement,
+                                         partner, args.archive // 2)
         finally:
             access.delete_partner(partners_db, agreement.name, amqp_uri)
             client.drop_database(partners_db.name)

@@ -3,16 +3,13 @@ AMQP transaction: once tx.commit returns the broker holds every message of it.""
 import json
 
 import amqp
-from kombu import Connection
 
-from shared.relay import PERSISTENT
+from shared.relay import PERSISTENT, transactional_channel
 
 
 class QueueWriter:
     def __init__(self, amqp_uri):
-        self.connection = Connection(amqp_uri, heartbeat=0)
-        self.channel = self.connection.channel()
-        self.channel.tx_select()
+        self.connection, self.channel = transactional_channel(amqp_uri)
 
     def send(self, queue, bodies, headers=None):
         """`bodies`: dicts, or JSON text already encoded."""
