@@ -11,6 +11,7 @@ from deploy.platform import free_port
 from gateway.service import GatewayService
 from services.deployment.service import DeploymentService
 from services.hotline.service import HotlineService
+from services.partners.service import PartnersService
 from services.registry.service import RegistryService
 from services.reporting.service import ReportingService
 from services.training.service import TrainingService
@@ -125,6 +126,11 @@ def deployment(container_factory, service_config):
 @pytest.fixture
 def hotline(container_factory, service_config):
     return started(container_factory, HotlineService, service_config)
+
+
+@pytest.fixture
+def partners(container_factory, service_config):
+    return started(container_factory, PartnersService, service_config)
 
 
 @pytest.fixture

@@ -155,11 +155,11 @@ def test_the_correlation_id_reaches_the_event_log(gateway, registry_events):
     assert event["metadata"]["actor"].startswith("national_coordinator:")
 
 
-def test_health_reports_each_service(gateway):
+def test_health_reports_each_service(gateway, partners):
     health = gateway.session.get(gateway.url.replace("/graphql", "/health")).json()
     assert health == {"status": "ok", "services": {
         "registry": "ok", "training": "ok", "deployment": "ok", "reporting": "ok",
-        "hotline": "ok"}}
+        "hotline": "ok", "partners": "ok"}}
 
 
 def test_graphiql_is_served_on_get(gateway):

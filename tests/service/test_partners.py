@@ -17,7 +17,6 @@ from services.deployment import schemas as deployment_schemas
 from services.hotline.service import HotlineService
 from services.partners import access, admin, asyncapi, domain
 from services.partners.admin import partner_uri
-from services.partners.service import PartnersService
 from services.reporting.service import ReportingService
 from shared import catalog
 from shared.envelope import to_envelope
@@ -29,13 +28,6 @@ from tests.service.conftest import eventually
 from tests.service.test_reporting import OPENING, assign, observer, station
 
 STATIONS = {"1001": "KG-C", "2001": "KG-Y"}
-
-
-@pytest.fixture
-def partners(container_factory, service_config):
-    container = container_factory(PartnersService, service_config)
-    container.start()
-    return container
 
 
 @pytest.fixture
