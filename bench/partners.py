@@ -87,22 +87,29 @@ def fill_archive(db, count):
     db["archive"].create_indexes(feed.indexes()["archive"])
 
 
-def _replay(mongo_uri, db_name, agreement, queue, amqp_uri):
+def _replay(mongo_uri, db_name, agreement, queue, amqp_uri, ready, go):
     client = connect(mongo_uri)
     with QueueWriter(amqp_uri) as writer:
+        ready.set()
+        go.wait()
         replay(client[db_name], agreement, {"queue": queue, "after": {SERVICE: 0},
                                             "since": None}, writer)
     client.close()
 
 
 def replay_seconds(mongo_uri, db, amqp_uri, agreement, client, expected):
-    """The replay runs in a process of its own, as in the partners service: the
-    partner reading its queue is another system, not a thread beside it."""
+    """The replay runs in a process of its own, started and connected before the clock
+    starts, as in the partners service: the partner reading its queue is another
+    system, not a thread beside it."""
     client.subscribe("replayed", [])
-    replaying = multiprocessing.get_context("spawn").Process(target=_replay, args=(
-        mongo_uri, db.name, agreement, client.queue("replayed"), amqp_uri))
-    start = time.perf_counter()
+    spawn = multiprocessing.get_context("spawn")
+    ready, go = spawn.Event(), spawn.Event()
+    replaying = spawn.Process(target=_replay, args=(
+        mongo_uri, db.name, agreement, client.queue("replayed"), amqp_uri, ready, go))
     replaying.start()
+    ready.wait()
+    start = time.perf_counter()
+    go.set()
     received = 0
     for _ in client.events("replayed", timeout=10):
         received += 1

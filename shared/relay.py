@@ -46,6 +46,24 @@ def transactional_channel(amqp_uri):
     return connection, channel
 
 
+def publish_in_transaction(channel, messages):
+    """Publishes (message, exchange, routing key) triples in one AMQP transaction: once
+    this returns the broker holds every one of them; after an error, none.
+
+    py-amqp writes each message to the socket on its own; here a batch's frames are
+    gathered and written at once, one system call per batch instead of per message."""
+    transport = channel.connection.transport
+    frames = bytearray()
+    transport._write = frames.extend  # a copy: py-amqp reuses its frame buffer
+    try:
+        for message, exchange, routing_key in messages:
+            channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
+    finally:
+        transport._write = transport.sock.sendall
+    transport.write(frames)
+    channel.tx_commit()
+
+
 def _message(body, envelope):
     return amqp.Message(
         body, content_type="application/json", content_encoding="utf-8",
@@ -82,17 +100,15 @@ class AmqpPublisher:
 
     def _publish(self, envelopes):
         # py-amqp directly: kombu's Producer costs as much again per message here.
-        channel = self._ensure_channel()
-        for envelope in envelopes:
-            channel.basic_publish(_message(json.dumps(envelope), envelope),
-                                  exchange=self.exchange.name,
-                                  routing_key=envelope["type"])
-            if envelope["type"] in self.partner_events:
-                for routing_key, body in catalog.partner_bodies(self.service, envelope):
-                    channel.basic_publish(_message(body, envelope),
-                                          exchange=catalog.PARTNER_EXCHANGE,
-                                          routing_key=routing_key)
-        channel.tx_commit()
+        publish_in_transaction(self._ensure_channel(), (
+            published for envelope in envelopes for published in self._copies(envelope)))
+
+    def _copies(self, envelope):
+        """The envelope for our exchange, then its partners' versions, if any."""
+        yield _message(json.dumps(envelope), envelope), self.exchange.name, envelope["type"]
+        if envelope["type"] in self.partner_events:
+            for routing_key, body in catalog.partner_bodies(self.service, envelope):
+                yield _message(body, envelope), catalog.PARTNER_EXCHANGE, routing_key
 
     def _ensure_channel(self):
         if self._channel is None:

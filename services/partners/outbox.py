@@ -4,7 +4,7 @@ import json
 
 import amqp
 
-from shared.relay import PERSISTENT, transactional_channel
+from shared.relay import PERSISTENT, publish_in_transaction, transactional_channel
 
 
 class QueueWriter:
@@ -14,14 +14,11 @@ class QueueWriter:
     def send(self, queue, bodies, headers=None):
         """`bodies`: dicts, or JSON text already encoded."""
         # py-amqp directly, as the relay does: kombu's Producer doubles the cost.
-        for body in bodies:
-            self.channel.basic_publish(
-                amqp.Message(body if isinstance(body, str) else json.dumps(body, default=str),
-                             content_type="application/json",
-                             content_encoding="utf-8", delivery_mode=PERSISTENT,
-                             application_headers=headers or {}),
-                exchange="", routing_key=queue)
-        self.channel.tx_commit()
+        publish_in_transaction(self.channel, ((amqp.Message(
+            body if isinstance(body, str) else json.dumps(body, default=str),
+            content_type="application/json", content_encoding="utf-8",
+            delivery_mode=PERSISTENT, application_headers=headers or {}), "", queue)
+            for body in bodies))
 
     def close(self):
         self.connection.release()
