@@ -2,11 +2,13 @@
 import json
 import uuid
 
+import amqp
 import pytest
 from kombu import Connection, Queue
 
 from shared.eventstore import ANY, NewEvent
-from shared.relay import AmqpPublisher, Relay, event_exchange
+from shared.relay import (AmqpPublisher, Relay, event_exchange, publish_in_transaction,
+                          transactional_channel)
 
 SERVICE = "relaytest"
 
@@ -85,3 +87,21 @@ def test_nameko_handlers_get_the_correlation_and_causation(store, amqp_uri, boun
     message = connection.SimpleQueue(queue).get(timeout=5)
     assert message.headers == {"nameko.correlation_id": "corr-9",
                                "nameko.causation_id": recorded.id}
+
+
+def test_a_batch_that_fails_half_way_publishes_nothing(amqp_uri, bound_queue):
+    connection, channel = transactional_channel(amqp_uri)
+    exchange = event_exchange(SERVICE).name
+
+    def messages(fail_after=None):
+        for n in range(3):
+            if n == fail_after:
+                raise ValueError("an envelope that cannot be encoded")
+            yield amqp.Message(json.dumps({"n": n})), exchange, "ObserverRegistered"
+
+    with pytest.raises(ValueError):
+        publish_in_transaction(channel, messages(fail_after=2))
+    publish_in_transaction(channel, messages())  # the channel is still usable
+    # Only the whole batch arrived, not the failed one's first two.
+    assert [body["n"] for _, body in drain(*bound_queue)] == [0, 1, 2]
+    connection.release()
