@@ -411,6 +411,11 @@ class EventStore:
             streams.setdefault(doc["stream_id"], []).append(self._recorded(doc))
         return streams
 
+    def streams_with(self, field, value):
+        """The ids of the streams with an event whose data has `field` equal to `value`.
+        Unindexed: a scan of the log, for rare look-ups."""
+        return self.events.distinct("stream_id", {f"data.{field}": value})
+
     def read_all(self, after_position=0, limit=1000):
         """Events with a position above `after_position`, in order, at most `limit`."""
         cursor = self.events.find(
