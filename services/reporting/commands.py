@@ -5,9 +5,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from services.reporting.domain import (DEFAULT_SEVERITY, PREFIX_CLAIM, Form, Incident,
-                                       Protocol, PvtSample, StationReport, Turnout,
-                                       TurnoutPlan, prefix_key, pvt_estimate, status)
+from services.reporting.domain import (DEFAULT_SEVERITY, LOCATED, PLACE, PREFIX_CLAIM,
+                                       Form, Incident, Protocol, PvtSample,
+                                       StationReport, Turnout, TurnoutPlan, prefix_key,
+                                       pvt_estimate, status)
 from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
@@ -269,12 +270,35 @@ def move_incident(log, command, by, idempotency_key=None):
     def decide(incident):
         # One outside the caller's region answers as a missing one.
         if not incident.exists or command["within_region"] not in (
-                None, incident.facts["region"]):
+                None, incident.place["region"]):
             raise Rejected(Problem("UNKNOWN_INCIDENT",
                                    f"no incident {command['incident_id']}", "incident_id"))
         incident.move(command["status"], by, command["reason"])
     return execute(log, Incident, Incident.stream(command["incident_id"]), decide,
                    idempotency_key)
+
+
+def follow_moves(log, events):
+    """Moves the reports of each station the registry moved to another region or
+    district: each stream about the station records the move (see Located). Runs once
+    the directory has taken `events`, so a report that reads it afterwards is placed
+    where the station is; each stream takes a change once, whatever arrives twice."""
+    moves = []
+    for event in events:
+        changes = event.data["changes"] if event.type == "PollingStationChanged" else {}
+        if not changes.keys() & PLACE:
+            continue
+        code = event.data["code"]
+        moves += [Command(LOCATED[stream.partition(":")[0]], stream, functools.partial(
+            _follow, station_code=code, changes=changes, version=event.version))
+            for stream in log.streams_with("station_code", code)]
+    failed = [o for o in execute_all(log, moves) if isinstance(o, Exception)]
+    if failed:
+        raise failed[0]  # the events are delivered again, and what moved stays moved
+
+
+def _follow(stream, **change):
+    stream.follow(**change)
 
 
 def set_turnout_checkpoints(log, command, idempotency_key=None):
