@@ -283,15 +283,17 @@ def follow_moves(log, events):
     district: each stream about the station records the move (see Located). Runs once
     the directory has taken `events`, so a report that reads it afterwards is placed
     where the station is; each stream takes a change once, whatever arrives twice."""
+    moved = [e for e in events if e.type == "PollingStationChanged" and
+             e.data["changes"].keys() & PLACE]
+    if not moved:
+        return
+    streams = log.streams_with("station_code", {e.data["code"] for e in moved})
     moves = []
-    for event in events:
-        changes = event.data["changes"] if event.type == "PollingStationChanged" else {}
-        if not changes.keys() & PLACE:
-            continue
+    for event in moved:
         code = event.data["code"]
         moves += [Command(LOCATED[stream.partition(":")[0]], stream, functools.partial(
-            _follow, station_code=code, changes=changes, version=event.version))
-            for stream in log.streams_with("station_code", code)]
+            _follow, station_code=code, changes=event.data["changes"],
+            version=event.version)) for stream in streams.get(code, [])]
     failed = [o for o in execute_all(log, moves) if isinstance(o, Exception)]
     if failed:
         raise failed[0]  # the events are delivered again, and what moved stays moved
