@@ -36,7 +36,8 @@ class Directory(Projection):
                 "assignments": [IndexModel([("observer_id", ASCENDING),
                                             ("active", ASCENDING)]),
                                 IndexModel([("region", ASCENDING),
-                                            ("active", ASCENDING)])]}
+                                            ("active", ASCENDING)]),
+                                IndexModel([("station_code", ASCENDING)])]}
 
     @handles("PollingStationRegistered")
     def station_registered(self, event):
@@ -63,6 +64,10 @@ class Directory(Projection):
                 "stations": step}}, upsert=True))
                 for region, step in ((data["previous"].get("region"), -1),
                                      (changes["region"], 1)) if region]
+            # Its observers are missed in the new region (see missing_reports).
+            writes.append(("assignments", UpdateMany(
+                {"station_code": data["code"]},
+                latest(event.version, {"region": changes["region"]}))))
         return writes
 
     @handles("ObserverRegistered")

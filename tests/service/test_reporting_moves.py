@@ -80,6 +80,11 @@ def test_a_moved_station_takes_its_reports_to_its_new_region(reporting, field,
     assert incident["district"] == "Y-01" and reporting.incidents({"region": "KG-C"}) == []
     [report] = reporting.station_report("1001")
     assert (report["region"], report["copies"][0]["region"]) == ("KG-Y", "KG-Y")
+    # o-2, assigned to 1001, has not sent the checklist: missed in KG-Y now.
+    form_id = field["opening"]["form_id"]
+    assert reporting.missing_reports("KG-Y", form_id) == [
+        {"observer_id": "o-2", "station_codes": ["1001"]}]
+    assert reporting.missing_reports("KG-C", form_id) == []
 
     # Delivered again, as it was or as a new message of the same change: nothing moves.
     move(amqp_uri, "1001", 2, KG_C, KG_Y, event_id=first["id"])
