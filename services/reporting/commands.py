@@ -270,7 +270,7 @@ def move_incident(log, command, by, idempotency_key=None):
     def decide(incident):
         # One outside the caller's region answers as a missing one.
         if not incident.exists or command["within_region"] not in (
-                None, incident.place["region"]):
+                None, incident.facts["region"]):
             raise Rejected(Problem("UNKNOWN_INCIDENT",
                                    f"no incident {command['incident_id']}", "incident_id"))
         incident.move(command["status"], by, command["reason"])

@@ -468,6 +468,9 @@ class StationReport(Located):
             station["district"], tag, value, reason, overridden_by, master, conflicts,
             status_after, self.station_status))
 
+    def counts(self):
+        return {"form_id": self.id.split(":")[1], "status": self.station_status}
+
     def on_report_submitted(self, event):
         self.copies[self.copy_key(event.observer_id, event.serial)] = {
             "answers": event.answers, "comment": event.comment,
@@ -478,9 +481,6 @@ class StationReport(Located):
                                      event.unknown, event.invalid, event.flags,
                                      event.verified), "changed": True,
                         "submission_id": event.submission_id}
-
-    def counts(self):
-        return {"form_id": self.id.split(":")[1], "status": self.station_status}
 
     def on_master_value_overridden(self, event):
         self.overrides[event.tag] = event.value
@@ -601,8 +601,8 @@ class Incident(Located, Keyed):
                                    f"cannot become {status}", "status"))
         facts = self.facts
         self.record(IncidentStatusChanged(
-            facts["incident_id"], facts["station_code"], self.place["region"],
-            self.place["district"], facts["category"], facts["severity"], status,
+            facts["incident_id"], facts["station_code"], facts["region"],
+            facts["district"], facts["category"], facts["severity"], status,
             self.status, by, reason, facts["verified"]))
 
     def counts(self):
@@ -615,6 +615,10 @@ class Incident(Located, Keyed):
 
     def on_incident_status_changed(self, event):
         self.status = event.status
+
+    def on_station_moved(self, event):
+        super().on_station_moved(event)
+        self.facts = {**self.facts, "region": event.region, "district": event.district}
 
 
 DEFAULT_CHECKPOINTS = ["10:00", "12:00", "15:00", "18:00", "close"]

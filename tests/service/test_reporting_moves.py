@@ -95,9 +95,10 @@ def test_a_moved_station_takes_its_reports_to_its_new_region(reporting, field,
     assert submit(reporting, {"AA": "0", "AB": "900"}, observer_id="o-2")["ok"]
     assert reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "10:00",
                                      "voters": 120})["ok"]
-    assert reporting.move_incident({"incident_id": incident["id"], "status": "verified",
-                                    "reason": "two witnesses",
-                                    "within_region": "KG-Y"})["ok"]
+    verified = reporting.move_incident({"incident_id": incident["id"],
+                                        "status": "verified", "reason": "two witnesses",
+                                        "within_region": "KG-Y"})
+    assert (verified["data"]["region"], verified["data"]["district"]) == ("KG-Y", "Y-01")
     assert eventually(lambda: counted_in(reporting, "KG-Y") == (0, 1, 1, 1, 1) and
                       reporting.turnout("KG-Y")[0]["voters"] == 120)
     assert counted_in(reporting, "KG-C") == (0, 0, 0, 0, 0)
