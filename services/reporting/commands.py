@@ -291,9 +291,12 @@ def follow_moves(log, events):
     moves = []
     for event in moved:
         code = event.data["code"]
-        moves += [Command(LOCATED[stream.partition(":")[0]], stream, functools.partial(
-            _follow, station_code=code, changes=event.data["changes"],
-            version=event.version)) for stream in streams.get(code, [])]
+        for stream in streams.get(code, []):
+            located = LOCATED.get(stream.partition(":")[0])
+            if located:  # only these kinds of stream count a station's reports
+                moves.append(Command(located, stream, functools.partial(
+                    _follow, station_code=code, changes=event.data["changes"],
+                    version=event.version)))
     failed = [o for o in execute_all(log, moves) if isinstance(o, Exception)]
     if failed:
         raise failed[0]  # the events are delivered again, and what moved stays moved
