@@ -282,7 +282,9 @@ def follow_moves(log, events):
     """Moves the reports of each station the registry moved to another region or
     district: each stream about the station records the move (see Located). Runs once
     the directory has taken `events`, so a report that reads it afterwards is placed
-    where the station is; each stream takes a change once, whatever arrives twice."""
+    where the station is; each stream takes a change once, whatever arrives twice.
+    Not covered: a report that read the directory just before and starts a new stream
+    just after the look-up below stays where it read the station."""
     moved = [e for e in events if e.type == "PollingStationChanged" and
              e.data["changes"].keys() & PLACE]
     if not moved:
