@@ -118,7 +118,7 @@ def backlog(client, amqp_uri):
             db = client[f"{prefix()}{service.name}"]
             logs = [v for v in vars(service).values() if isinstance(v, EventLog)]
             for event_log in logs:
-                for projection, sources in event_log.subscriptions:
+                for projection, sources, *_ in event_log.subscriptions:
                     queue = Subscriber(db, projection(), sources, amqp_uri).queue.name
                     waiting += channel.queue_declare(queue, passive=True).message_count
     return waiting

@@ -412,6 +412,15 @@ class EventStore:
             streams.setdefault(doc["stream_id"], []).append(self._recorded(doc))
         return streams
 
+    def streams_with(self, field, values):
+        """{value: the ids of the streams with an event whose data has `field` equal to
+        it} for each of `values` some stream has. Unindexed: one scan of the log, for
+        rare look-ups."""
+        return {d["_id"]: d["streams"] for d in self.events.aggregate([
+            {"$match": {f"data.{field}": {"$in": list(values)}}},
+            {"$group": {"_id": f"$data.{field}",
+                        "streams": {"$addToSet": "$stream_id"}}}])}
+
     def read_all(self, after_position=0, limit=1000):
         """Events with a position above `after_position`, in order, at most `limit`."""
         cursor = self.events.find(

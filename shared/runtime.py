@@ -42,6 +42,8 @@ class EventLog(_ServiceDatabase):
     """
 
     def __init__(self, projections=(), relay=True, subscriptions=()):
+        """`subscriptions`: (projection, {service: event types}) pairs, or triples
+        whose third item, then(store, events), follows each batch (see Subscriber)."""
         self.projections = projections
         self.relay = relay
         self.subscriptions = subscriptions
@@ -59,7 +61,7 @@ class EventLog(_ServiceDatabase):
         # The jobs process (deploy.jobs) may start after this one answers, and other
         # services publish as soon as they are asked to: the queues must exist by
         # then, or what is published meanwhile reaches no queue and is lost.
-        for projection, sources in self.subscriptions:
+        for projection, sources, *_ in self.subscriptions:
             Subscriber(self.db, projection(), sources, amqp_uri).declare()
         self.jobs = []
 
@@ -69,8 +71,9 @@ class EventLog(_ServiceDatabase):
         jobs = [ProjectionRunner(store, projection()) for projection in self.projections]
         if self.relay:
             jobs.append(Relay(service, store, AmqpPublisher(amqp_uri, service)))
-        for projection, sources in self.subscriptions:
-            subscriber = Subscriber(store.db, projection(), sources, amqp_uri)
+        for projection, sources, *then in self.subscriptions:
+            subscriber = Subscriber(store.db, projection(), sources, amqp_uri, then=(
+                functools.partial(then[0], store) if then else None))
             subscriber.declare()
             jobs.append(subscriber)
         return jobs

@@ -21,11 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class Subscriber:
-    """`sources` maps a service to the event types to take from its exchange."""
+    """`sources` maps a service to the event types to take from its exchange; `then`,
+    if given, is called with each batch's events (those applied before too) once the
+    read model has them and before they are acked, so what it does is retried after a
+    crash and must be idempotent."""
 
-    def __init__(self, db, projection, sources, amqp_uri, batch_size=500):
+    def __init__(self, db, projection, sources, amqp_uri, batch_size=500, then=None):
         self.db = db
         self.projection = projection
+        self.then = then
         self.amqp_uri = amqp_uri
         self.batch_size = batch_size
         if not projection.name:
@@ -71,7 +75,9 @@ class Subscriber:
                     except socket.timeout:
                         pass
                     if pending:
-                        self.inbox.apply_all(self.projection, [
-                            from_envelope(m.decode()) for m in pending])
+                        events = [from_envelope(m.decode()) for m in pending]
+                        self.inbox.apply_all(self.projection, events)
+                        if self.then:
+                            self.then(events)
                         pending[-1].ack(multiple=True)
                         pending.clear()

@@ -5,9 +5,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from services.reporting.domain import (DEFAULT_SEVERITY, PREFIX_CLAIM, Form, Incident,
-                                       Protocol, PvtSample, StationReport, Turnout,
-                                       TurnoutPlan, prefix_key, pvt_estimate, status)
+from services.reporting.domain import (DEFAULT_SEVERITY, LOCATED, PLACE, PREFIX_CLAIM,
+                                       Form, Incident, Protocol, PvtSample,
+                                       StationReport, Turnout, TurnoutPlan, prefix_key,
+                                       pvt_estimate, status)
 from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
@@ -275,6 +276,36 @@ def move_incident(log, command, by, idempotency_key=None):
         incident.move(command["status"], by, command["reason"])
     return execute(log, Incident, Incident.stream(command["incident_id"]), decide,
                    idempotency_key)
+
+
+def follow_moves(log, events):
+    """Moves the reports of each station the registry moved to another region or
+    district: each stream about the station records the move (see Located). Runs once
+    the directory has taken `events`, so a report that reads it afterwards is placed
+    where the station is; each stream takes a change once, whatever arrives twice.
+    Not covered: a report that read the directory just before and starts a new stream
+    just after the look-up below stays where it read the station."""
+    moved = [e for e in events if e.type == "PollingStationChanged" and
+             e.data["changes"].keys() & PLACE]
+    if not moved:
+        return
+    streams = log.streams_with("station_code", {e.data["code"] for e in moved})
+    moves = []
+    for event in moved:
+        code = event.data["code"]
+        for stream in streams.get(code, []):
+            located = LOCATED.get(stream.partition(":")[0])
+            if located:  # only these kinds of stream count a station's reports
+                moves.append(Command(located, stream, functools.partial(
+                    _follow, station_code=code, changes=event.data["changes"],
+                    version=event.version)))
+    failed = [o for o in execute_all(log, moves) if isinstance(o, Exception)]
+    if failed:
+        raise failed[0]  # the events are delivered again, and what moved stays moved
+
+
+def _follow(stream, **change):
+    stream.follow(**change)
 
 
 def set_turnout_checkpoints(log, command, idempotency_key=None):

@@ -336,13 +336,71 @@ class MasterValueOverridden:
     status_before: str
 
 
-class StationReport(Aggregate):
+PLACE = ("region", "district")
+
+
+@dataclass(frozen=True)
+class StationMoved:
+    """The registry moved the station this stream reports on (its `station_version`
+    says by which change): what the stream counts moves from the previous region and
+    district to the new ones. `counted` is that share, as the stream's kind has it:
+    a report's {"form_id", "status"}, an incident's {"category", "severity",
+    "status", "verified"}, turnout's {"checkpoints": {checkpoint: {"voters",
+    "registered_voters"}}} and a protocol's {"votes", "invalid_ballots"}, each only
+    as far as it is counted."""
+    station_code: str
+    region: str
+    district: str
+    previous_region: str
+    previous_district: str
+    station_version: int
+    counted: dict
+
+
+class Located(Aggregate):
+    """A stream of one station's reports counts them where it has placed the station:
+    where the directory had it at the stream's first report, then wherever the
+    registry's changes of the station's region or district move it. It takes each such
+    change once and only in the registry's order (by the station's version), so a
+    change delivered twice or late moves nothing, and a report decided on a directory
+    that has not heard of a move yet still counts where the station is now.
+    Subclasses say with `counts()` what the stream counts (see StationMoved)."""
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.place = None
+        self.moved_at = 0
+
+    def located(self, station):
+        """The station as this stream counts it."""
+        return {**station, **self.place} if self.place else station
+
+    def follow(self, station_code, changes, version):
+        """Records the move a registry change (at `version` of its station) makes;
+        one that finds the stream already there is recorded too, for its version."""
+        moved = {k: v for k, v in changes.items() if k in PLACE}
+        if moved and version > self.moved_at:
+            self.record(StationMoved(
+                station_code, **{**self.place, **moved},
+                **{f"previous_{k}": v for k, v in self.place.items()},
+                station_version=version, counted=self.counts()))
+
+    def on_station_moved(self, event):
+        self.moved_at = event.station_version
+
+    def _mutate(self, event):
+        super()._mutate(event)
+        # Every event of the stream says where it counted.
+        self.place = {field: getattr(event, field) for field in PLACE}
+
+
+class StationReport(Located):
     """One form at one station: each observer's copy (per observer and serial), as
     Apollo keeps them, and the station's master copy that their verified answers make:
     a value they agree on flows into it, a disagreement is a conflict on that question
     until a coordinator overrides the value."""
 
-    events = (ReportSubmitted, MasterValueOverridden)
+    events = (ReportSubmitted, MasterValueOverridden, StationMoved)
 
     def __init__(self, id):
         super().__init__(id)
@@ -366,6 +424,7 @@ class StationReport(Aggregate):
 
     def submit(self, form, observer_id, station, channel, values, unknown, invalid,
                assigned, sender_verified, comment=None, received_at=None, serial=None):
+        station = self.located(station)
         key = self.copy_key(observer_id, serial)
         copy = self.copies.get(key, {"answers": {}, "comment": None, "verified": None})
         changes = {tag: v for tag, v in values.items() if copy["answers"].get(tag) != v}
@@ -403,10 +462,14 @@ class StationReport(Aggregate):
                                    "reported this form", "station_code"))
         overrides = {**self.overrides, tag: value}
         master, conflicts, status_after = _master(form, self.copies, overrides)
+        station = self.located(station)
         self.record(MasterValueOverridden(
             form.facts["form_id"], station["code"], station["region"],
             station["district"], tag, value, reason, overridden_by, master, conflicts,
             status_after, self.station_status))
+
+    def counts(self):
+        return {"form_id": self.id.split(":")[1], "status": self.station_status}
 
     def on_report_submitted(self, event):
         self.copies[self.copy_key(event.observer_id, event.serial)] = {
@@ -514,9 +577,9 @@ class IncidentStatusChanged:
     verified: bool
 
 
-class Incident(Keyed):
+class Incident(Located, Keyed):
     prefix = "incident"
-    events = (IncidentReported, IncidentStatusChanged)
+    events = (IncidentReported, IncidentStatusChanged, StationMoved)
 
     def __init__(self, id):
         super().__init__(id)
@@ -542,12 +605,20 @@ class Incident(Keyed):
             facts["district"], facts["category"], facts["severity"], status,
             self.status, by, reason, facts["verified"]))
 
+    def counts(self):
+        return {"status": self.status, **{k: self.facts[k] for k in (
+            "category", "severity", "verified")}}
+
     def on_incident_reported(self, event):
         self.facts = vars(event)
         self.status = "reported"
 
     def on_incident_status_changed(self, event):
         self.status = event.status
+
+    def on_station_moved(self, event):
+        super().on_station_moved(event)
+        self.facts = {**self.facts, "region": event.region, "district": event.district}
 
 
 DEFAULT_CHECKPOINTS = ["10:00", "12:00", "15:00", "18:00", "close"]
@@ -597,11 +668,11 @@ def turnout_flags(checkpoints, reported, checkpoint, voters, registered, region_
     return flags
 
 
-class Turnout(Keyed):
+class Turnout(Located, Keyed):
     prefix = "turnout"
     """One station's turnout through the day, a figure per checkpoint."""
 
-    events = (TurnoutReported,)
+    events = (TurnoutReported, StationMoved)
 
     def __init__(self, id):
         super().__init__(id)
@@ -610,6 +681,7 @@ class Turnout(Keyed):
 
     def report(self, checkpoints, station, checkpoint, voters, observer_id, channel,
                verified, region_mean):
+        station = self.located(station)
         if checkpoint not in checkpoints:
             raise Rejected(Problem("UNKNOWN_CHECKPOINT", f"{checkpoint} is not one of "
                                    f"the checkpoints {', '.join(checkpoints)}",
@@ -634,6 +706,11 @@ class Turnout(Keyed):
             "voters": event.voters, "registered_voters": event.registered_voters,
             "counted": event.counted, "verified": event.verified}
         self.flags = event.flags
+
+    def counts(self):
+        return {"checkpoints": {
+            checkpoint: {k: figures[k] for k in ("voters", "registered_voters")}
+            for checkpoint, figures in self.reported.items() if figures["counted"]}}
 
 
 @dataclass(frozen=True)
@@ -670,9 +747,9 @@ def protocol_flags(votes, ballots_issued, ballots_in_boxes, invalid_ballots,
     return flags
 
 
-class Protocol(Keyed):
+class Protocol(Located, Keyed):
     prefix = "protocol"
-    events = (ProtocolSubmitted,)
+    events = (ProtocolSubmitted, StationMoved)
 
     def __init__(self, id):
         super().__init__(id)
@@ -687,6 +764,7 @@ class Protocol(Keyed):
                  "verified": verified}
         if facts == self.last:
             return
+        station = self.located(station)
         flags = protocol_flags(votes, ballots_issued, ballots_in_boxes, invalid_ballots,
                                station["registered_voters"])
         self.record(ProtocolSubmitted(
@@ -702,6 +780,14 @@ class Protocol(Keyed):
         self.counted = ({"votes": event.votes, "invalid_ballots": event.invalid_ballots}
                         if event.counted else None)
         self.flags = event.flags
+
+    def counts(self):
+        return self.counted or {}
+
+
+# The streams about one station, by their prefix: each follows the station's moves.
+LOCATED = {"report": StationReport, Incident.prefix: Incident, Turnout.prefix: Turnout,
+           Protocol.prefix: Protocol}
 
 
 Z_95 = 1.96

@@ -1,7 +1,9 @@
 """Reporting's read models: its own view of the registry's stations and observers and
 of deployment's assignments (fed through the inbox), and, from its own log, the
 published forms."""
-from pymongo import ASCENDING, IndexModel, UpdateOne
+import functools
+
+from pymongo import ASCENDING, IndexModel, UpdateMany, UpdateOne
 
 from shared.projections import Projection, handles, latest, with_id
 
@@ -34,7 +36,8 @@ class Directory(Projection):
                 "assignments": [IndexModel([("observer_id", ASCENDING),
                                             ("active", ASCENDING)]),
                                 IndexModel([("region", ASCENDING),
-                                            ("active", ASCENDING)])]}
+                                            ("active", ASCENDING)]),
+                                IndexModel([("station_code", ASCENDING)])]}
 
     @handles("PollingStationRegistered")
     def station_registered(self, event):
@@ -61,6 +64,10 @@ class Directory(Projection):
                 "stations": step}}, upsert=True))
                 for region, step in ((data["previous"].get("region"), -1),
                                      (changes["region"], 1)) if region]
+            # Its observers are missed in the new region (see missing_reports).
+            writes.append(("assignments", UpdateMany(
+                {"station_code": data["code"]},
+                latest(event.version, {"region": changes["region"]}))))
         return writes
 
     @handles("ObserverRegistered")
@@ -140,6 +147,31 @@ def _moves(collection, key, before, after, **fields):
                                                   "$set": fields}, upsert=True))]
 
 
+def _carried(collection, counts, before, after, **fields):
+    """$inc moving `counts` out of the counter document `before` into `after`; `fields`
+    describe `after`."""
+    if before == after or not counts:
+        return []
+    return [(collection, UpdateOne({"_id": before}, {"$inc": {
+        k: -v for k, v in counts.items()}}, upsert=True)),
+        (collection, UpdateOne({"_id": after}, {"$inc": counts, **(
+            {"$set": fields} if fields else {})}, upsert=True))]
+
+
+def moved_station(prefix):
+    """Marks the handler of StationMoved in the streams of `prefix` (see
+    domain.LOCATED), which it calls with the event and the station's new place."""
+    def mark(method):
+        @handles("StationMoved")
+        @functools.wraps(method)
+        def handler(self, event):
+            if not event.stream_id.startswith(f"{prefix}:"):
+                return []
+            return method(self, event, {k: event.data[k] for k in ("region", "district")})
+        return handler
+    return mark
+
+
 class Reports(Projection):
     """Each station's master copy per form, each observer copy, and per form and
     region how many stations are complete, partial or in conflict."""
@@ -172,6 +204,21 @@ class Reports(Projection):
             {"$set": {f"overrides.{data['tag']}": {
                 "value": data["value"], "reason": data["reason"],
                 "by": data["overridden_by"]}}})), *self._master(event)]
+
+    @moved_station("report")
+    def station_moved(self, event, place):
+        data = event.data
+        counted = data["counted"]
+        form_id, code = counted["form_id"], data["station_code"]
+        status = _reported(counted["status"])
+        return [("station_reports", UpdateOne({"_id": f"{form_id}:{code}"},
+                                              {"$set": place})),
+                ("copies", UpdateMany({"form_id": form_id, "station_code": code},
+                                      {"$set": place})),
+                *_carried("form_stats", {f"counts.{status}": 1} if status else {},
+                          f"{form_id}:{data['previous_region']}",
+                          f"{form_id}:{data['region']}", form_id=form_id,
+                          region=data["region"])]
 
     def _master(self, event):
         data = event.data
@@ -214,6 +261,20 @@ class Incidents(Projection):
             "$push": {"history": {k: data[k] for k in ("status", "by", "reason")}}})),
             *self._count(data, data["previous"], data["status"])]
 
+    @moved_station("incident")
+    def station_moved(self, event, place):
+        data = event.data
+        counted = data["counted"]
+        writes = [("incidents", UpdateOne({"_id": event.stream_id.partition(":")[2]},
+                                          {"$set": place}))]
+        if not counted["verified"]:
+            return writes
+        kind = counted["category"], counted["severity"]
+        return writes + _carried(
+            "incident_stats", {f"counts.{counted['status']}": 1},
+            ":".join([data["previous_region"], *kind]), ":".join([data["region"], *kind]),
+            region=data["region"], category=kind[0], severity=kind[1])
+
     def _count(self, data, before, after):
         # Unverified senders' incidents are kept, not counted.
         if not data.get("verified", True):
@@ -254,6 +315,17 @@ class Turnouts(Projection):
                          previous["registered_voters"], "stations": stations}},
             upsert=True))]
 
+    @moved_station("turnout")
+    def station_moved(self, event, place):
+        data = event.data
+        writes = [("turnout", UpdateOne({"_id": data["station_code"]}, {"$set": place}))]
+        for checkpoint, figures in data["counted"]["checkpoints"].items():
+            writes += _carried("turnout_curves", {**figures, "stations": 1},
+                               f"{data['previous_region']}:{checkpoint}",
+                               f"{data['region']}:{checkpoint}", region=data["region"],
+                               checkpoint=checkpoint)
+        return writes
+
 
 class Results(Projection):
     """Each station's protocol, and counted votes summed by district, region and
@@ -270,19 +342,34 @@ class Results(Projection):
         inc = {}
         for sign, counted in ((-1, data["previous_counted"]),
                               (1, data if data["counted"] else None)):
-            if counted:
-                for candidate, votes in counted["votes"].items():
-                    inc[f"votes.{candidate}"] = inc.get(f"votes.{candidate}", 0) + \
-                        sign * votes
-                inc["invalid_ballots"] = inc.get("invalid_ballots", 0) + \
-                    sign * counted["invalid_ballots"]
-                inc["stations"] = inc.get("stations", 0) + sign
+            for key, value in _totals(counted).items():
+                inc[key] = inc.get(key, 0) + sign * value
         if not inc:
             return writes
         return writes + [("results", UpdateOne({"_id": scope}, {"$inc": inc},
                                                upsert=True))
                          for scope in ("nation", f"region:{data['region']}",
                                        f"district:{data['district']}")]
+
+    @moved_station("protocol")
+    def station_moved(self, event, place):
+        data = event.data
+        writes = [("protocols", UpdateOne({"_id": data["station_code"]},
+                                          {"$set": place}))]
+        for scope in ("region", "district"):
+            writes += _carried("results", _totals(data["counted"]),
+                               f"{scope}:{data[f'previous_{scope}']}",
+                               f"{scope}:{data[scope]}")
+        return writes
+
+
+def _totals(counted):
+    """What a counted protocol adds to its totals (nothing for one not counted)."""
+    if not counted:
+        return {}
+    return {**{f"votes.{candidate}": votes
+               for candidate, votes in counted["votes"].items()},
+            "invalid_ballots": counted["invalid_ballots"], "stations": 1}
 
 
 class Reporting:

@@ -21,7 +21,8 @@ class ReportingService:
 
     context = RequestContext()
     log = EventLog(projections=[Forms, Reports, Incidents, Turnouts, Results],
-                   subscriptions=[(Directory, DIRECTORY_SOURCES),
+                   # The directory's station moves carry the station's reports along.
+                   subscriptions=[(Directory, DIRECTORY_SOURCES, commands.follow_moves),
                                   (Appeals, APPEAL_SOURCES)])
     reporting = ReadModel(Reporting)
 

@@ -341,7 +341,7 @@ def test_a_burst_is_answered_submission_by_submission(reporting, field, reportin
 
 
 def test_each_projection_rebuilt_from_the_log_equals_the_live_one(reporting, field,
-                                                                  reporting_db):
+                                                                  reporting_db, amqp_uri):
     submit(reporting, {"AA": "1", "AB": "900"})
     submit(reporting, {"AA": "0", "AB": "900"}, observer_id="o-2")
     reporting.override_master_value({"form_id": field["opening"]["form_id"],
@@ -358,6 +358,14 @@ def test_each_projection_rebuilt_from_the_log_equals_the_live_one(reporting, fie
         reporting.submit_protocol({"observer_id": "o-2", "votes": {"A": 200, "B": 100},
                                    "invalid_ballots": 10, "ballots_in_boxes": boxes,
                                    "ballots_issued": 400})
+    # The station moves to KG-Y with what it reported, and reports there afterwards.
+    announce(amqp_uri, "registry", "PollingStationChanged", {
+        "code": "1001", "changes": {"region": "KG-Y", "district": "Y-01"},
+        "previous": {"region": "KG-C", "district": "C-01"}}, version=2)
+    assert eventually(lambda: reporting_db["events"].count_documents(
+        {"type": "StationMoved"}) == 4)
+    submit(reporting, {"AA": "1", "AB": "900"}, observer_id="o-2")
+    reporting.submit_turnout({"observer_id": "o-1", "checkpoint": "12:00", "voters": 200})
     store = EventStore(reporting_db)
     last = store.last_position()
     for projection in (Forms, Reports, Incidents, Turnouts, Results):
@@ -370,4 +378,6 @@ def test_each_projection_rebuilt_from_the_log_equals_the_live_one(reporting, fie
         live = contents()
         runner.rebuild()
         assert contents() == live, projection.name
+    assert (reporting.results("KG-Y")["stations"], reporting.results("KG-C")["stations"]
+            ) == (1, 0)
     store.close()

@@ -2,7 +2,7 @@
 protocol flags, the PVT estimate with known answers."""
 import pytest
 
-from services.reporting.domain import (Form, pvt_estimate, protocol_flags,
+from services.reporting.domain import (Form, Protocol, pvt_estimate, protocol_flags,
                                        turnout_flags)
 from services.reporting.schemas import EVENTS
 from shared.errors import Rejected
@@ -75,3 +75,20 @@ def test_every_event_has_a_published_schema():
     assert {"FormPublished", "ReportSubmitted", "MasterValueOverridden",
             "IncidentReported", "IncidentStatusChanged", "TurnoutReported",
             "ProtocolSubmitted", "PvtSampleDefined"} <= set(EVENTS)
+
+
+def test_a_stations_reports_follow_its_moves_once_and_in_order():
+    station = {"code": "1", "region": "A", "district": "a1", "registered_voters": 100}
+    protocol = Protocol(Protocol.stream("1"))
+    protocol.submit(station, {"X": 50}, 60, 55, 5, "o", "sms", True)
+    protocol.follow("1", {"region": "B", "district": "b1", "registered_voters": 90}, 3)
+    protocol.follow("1", {"region": "B", "district": "b1"}, 3)  # delivered again
+    protocol.follow("1", {"region": "C", "district": "c1"}, 2)  # older, late
+    protocol.follow("1", {"registered_voters": 80}, 4)  # not a move
+    [_, moved] = protocol.pending
+    assert (moved.previous_region, moved.previous_district, moved.region,
+            moved.district, moved.counted) == ("A", "a1", "B", "b1", {
+                "votes": {"X": 50}, "invalid_ballots": 5})
+    # Decided on a directory that has not heard of the move: counted in B all the same.
+    protocol.submit(station, {"X": 55}, 60, 60, 5, "o", "sms", True)
+    assert (protocol.pending[-1].region, protocol.pending[-1].district) == ("B", "b1")
