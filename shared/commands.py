@@ -26,6 +26,9 @@ class Command:
     idempotency_key: str | None = None
     new: bool = False
     """A stream id just minted: there is no history to read."""
+    loaded: object = None
+    """The aggregate as the caller just read it, decided on without reading its stream
+    again; a concurrency clash reads it afresh."""
 
 
 def history(events):
@@ -37,10 +40,15 @@ def replay_stream(log, aggregate_cls, stream_id):
     return aggregate_cls.replay(stream_id, history(log.read_stream(stream_id)))
 
 
-def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None, new=False):
+def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None, new=False,
+            loaded=None):
     """Runs one command; returns the aggregate as it stands after it, or raises."""
-    [outcome] = execute_all(log, [Command(aggregate_cls, stream_id, decide,
-                                          idempotency_key, new)])
+    return execute_one(log, Command(aggregate_cls, stream_id, decide, idempotency_key,
+                                    new, loaded))
+
+
+def execute_one(log, command):
+    [outcome] = execute_all(log, [command])
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -61,14 +69,17 @@ def execute_all(log, commands):
                                              answered[command.idempotency_key])
         else:
             todo.append(i)
-    for _ in range(ATTEMPTS):
-        streams = log.read_streams({commands[i].stream_id for i in todo
-                                    if not commands[i].new})
+    for attempt in range(ATTEMPTS):
+        loaded = {i: commands[i].loaded for i in todo
+                  if attempt == 0 and commands[i].loaded is not None}
+        unread = {commands[i].stream_id for i in todo
+                  if not commands[i].new and i not in loaded}
+        streams = log.read_streams(unread) if unread else {}
         appends, decided = [], []
         for n, i in enumerate(todo):
             let_others_run(n)
             command = commands[i]
-            aggregate = command.aggregate_cls.replay(
+            aggregate = loaded[i] if i in loaded else command.aggregate_cls.replay(
                 command.stream_id, history(streams.get(command.stream_id, [])))
             try:
                 command.decide(aggregate)

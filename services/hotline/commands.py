@@ -41,21 +41,21 @@ def receive_sms(log, hotline, partners, message, now):
     if ignored:
         # No reply, so no loops with machines and no cost for spam. Nothing is decided
         # on such a sender's history: each message is logged on a stream of its own,
-        # so a flood from one machine never contends.
-        _log(log, SenderLine.stream(f"{number}/{received['message_id']}"), received,
-             "ignored", [{"code": ignored}])
+        # so a flood from one machine never contends (and, new, it has nothing to read).
+        own = SenderLine(SenderLine.stream(f"{number}/{received['message_id']}"))
+        _log(log, own, received, "ignored", [{"code": ignored}])
         return {"reply": None, "status": "ignored", "problems": [{"code": ignored}]}
-    stream = SenderLine.stream(number)
-    screened = replay_stream(log, SenderLine, stream).screen(
-        received["gateway_id"], received["text"], now)
+    # Read once: what this message is decided on, unless another moved it meanwhile.
+    line = replay_stream(log, SenderLine, SenderLine.stream(number))
+    screened = line.screen(received["gateway_id"], received["text"], now)
     if screened:
-        return _screened(log, hotline, stream, received, screened, now)
+        return _screened(log, hotline, line, received, screened, now)
     try:
         outcome = _understand(hotline, partners, number, received, now)
     except Unavailable:
-        _log(log, stream, received, PENDING, [{"code": "PARTNER_UNAVAILABLE"}])
+        _log(log, line, received, PENDING, [{"code": "PARTNER_UNAVAILABLE"}])
         raise
-    return _answer(log, stream, received, outcome, now)
+    return _answer(log, line, received, outcome, now)
 
 
 def _moment(text, now):
@@ -84,15 +84,17 @@ def _sender(raw):
     return number, "OWN_NUMBER" if own and number == own else None
 
 
-def _log(log, stream, received, status, problems, reply=None, **facts):
+def _log(log, line, received, status, problems, reply=None, **facts):
+    """Logs a message on its sender's line as just read."""
     event = SmsReceived(**received, status=status, problems=problems, **facts)
-    execute(log, SenderLine, stream, lambda line: line.receive(event, reply))
+    execute(log, SenderLine, line.id, lambda line: line.receive(event, reply),
+            loaded=line)
 
 
-def _screened(log, hotline, stream, received, screened, now):
+def _screened(log, hotline, line, received, screened, now):
     verdict, detail = screened
     if verdict == "ignored":
-        _log(log, stream, received, "ignored", [{"code": detail}])
+        _log(log, line, received, "ignored", [{"code": detail}])
         return {"reply": None, "status": "ignored", "problems": [{"code": detail}]}
     problems = [{"code": "DUPLICATE", "message_id": detail}]
     observer = hotline.observer_by_phone(received["sender"])
@@ -100,13 +102,13 @@ def _screened(log, hotline, stream, received, screened, now):
     if verdict == "redelivery":
         return {"reply": text, "status": "duplicate", "problems": problems}
     observer_id = observer and observer["id"]
-    _log(log, stream, received, "duplicate", problems,
+    _log(log, line, received, "duplicate", problems,
          reply=_reply(received, text, "duplicate", observer_id, now),
          observer_id=observer_id, duplicate_of=detail)
     return {"reply": text, "status": "duplicate", "problems": problems}
 
 
-def _answer(log, stream, received, outcome, now):
+def _answer(log, loaded, received, outcome, now):
     status, problems, text, observer_id = (outcome["status"], outcome["problems"],
                                            outcome["reply"], outcome.get("observer_id"))
     event = SmsReceived(**received, status=status, problems=problems,
@@ -129,7 +131,7 @@ def _answer(log, stream, received, outcome, now):
                                         "duplicate_of": screened[1]}))
         elif not raced:
             line.receive(event, reply)
-    execute(log, SenderLine, stream, decide)
+    execute(log, SenderLine, loaded.id, decide, loaded=loaded)
     if raced:
         return {"reply": replies.reply("duplicate", outcome.get("locale")),
                 "status": "duplicate", "problems": [{"code": "DUPLICATE"}]}
