@@ -66,6 +66,9 @@ def field(platform, db, amqp_uri, stations, observers):
     graphql = Client(platform.url, platform)
     registry, reporting, hotline = db("registry"), db("reporting"), db("hotline")
     timed_import(graphql, "importPollingStations", stations_csv(stations))
+    # Observers' districts are checked against the registry's read model of them.
+    wait_for(lambda: registry["districts"].count_documents({}) == min(
+        stations, REGIONS * DISTRICTS_PER_REGION))
     timed_import(graphql, "importObservers", observers_csv(observers))
     wait_for(lambda: registry["observers"].estimated_document_count() >= observers)
     people = list(registry["observers"].find({}, {"sms_code": 1, "phones": 1}))
