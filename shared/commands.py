@@ -29,6 +29,9 @@ class Command:
     loaded: object = None
     """The aggregate as the caller just read it, decided on without reading its stream
     again; a concurrency clash reads it afresh."""
+    metadata: dict | None = None
+    """Who asked, through what: set when commands of several callers share a round
+    (else the log's own)."""
 
 
 def history(events):
@@ -92,7 +95,7 @@ def execute_all(log, commands):
             appends.append(Append(
                 command.stream_id, aggregate.version,
                 [NewEvent(event_type(e), event_data(e)) for e in aggregate.pending],
-                idempotency_key=command.idempotency_key,
+                metadata=command.metadata or {}, idempotency_key=command.idempotency_key,
                 claims=tuple(aggregate.claims), releases=tuple(aggregate.releases)))
             decided.append((i, aggregate))
         todo = []

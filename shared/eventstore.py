@@ -215,21 +215,8 @@ class EventStore:
                     self._committer.start()
 
     def _commit_loop(self):
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            # Whatever queued up while the previous transaction ran goes in this one.
-            while len(batch) < _MAX_BATCH:
-                try:
-                    request = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if request is None:
-                    self._queue.put(None)
-                    break
-                batch.append(request)
+        # Whatever queued up while the previous transaction ran goes in this one.
+        while (batch := queued_batch(self._queue, _MAX_BATCH)) is not None:
             self._commit(batch)
 
     def _commit(self, batch):
@@ -448,6 +435,25 @@ def _event_ids(count):
     return [f"{raw[i:i + 8]}-{raw[i + 8:i + 12]}-4{raw[i + 13:i + 16]}-"
             f"{'89ab'[int(raw[i + 16], 16) & 3]}{raw[i + 17:i + 20]}-{raw[i + 20:i + 32]}"
             for i in range(0, 32 * count, 32)]
+
+
+def queued_batch(waiting, largest):
+    """What waits in the queue `waiting` (up to `largest` items; blocks for the first),
+    or None once a None was put in it to stop its consumers."""
+    first = waiting.get()
+    if first is None:
+        return None
+    batch = [first]
+    while len(batch) < largest:
+        try:
+            item = waiting.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            waiting.put(None)  # for the next get: the consumer stops after this batch
+            break
+        batch.append(item)
+    return batch
 
 
 def _claim_id(namespace, value):

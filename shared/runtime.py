@@ -7,6 +7,8 @@ plain Python.
 import dataclasses
 import functools
 import logging
+import queue
+import threading
 import uuid
 
 from marshmallow import ValidationError
@@ -14,7 +16,7 @@ from nameko.extensions import DependencyProvider
 
 from shared import config, logs
 from shared.errors import Rejected, problems_from_messages
-from shared.eventstore import Append, EventStore
+from shared.eventstore import Append, EventStore, queued_batch
 from shared.mongo import connect, service_database
 from shared.projections import ProjectionRunner
 from shared.relay import AmqpPublisher, Relay
@@ -113,7 +115,8 @@ class BoundEventLog:
 
     def append_all(self, appends):
         for append in appends:
-            append.metadata = self.metadata
+            # Commands of several callers that share a round carry their callers' own.
+            append.metadata = append.metadata or self.metadata
             if append.idempotency_key:
                 append.idempotency_key = self._scoped(append.idempotency_key)
         return self.store.append_all(appends)
@@ -123,8 +126,7 @@ class BoundEventLog:
         return {scoped[key]: event for key, event in self.store.answered(scoped).items()}
 
     def _scoped(self, key):
-        # Keys are the client's: scope them by actor so two clients never collide.
-        return f"{self.metadata.get('actor')}:{key}"
+        return scoped_key(self.metadata, key)
 
     def read_stream(self, stream_id):
         return self.store.read_stream(stream_id)
@@ -137,6 +139,102 @@ class BoundEventLog:
 
     def owner_of(self, namespace, value):
         return self.store.owner_of(namespace, value)
+
+
+def scoped_key(metadata, key):
+    # Keys are the client's: scope them by actor so two clients never collide.
+    return f"{metadata.get('actor')}:{key}"
+
+
+class CallersLog(BoundEventLog):
+    """The log of a round that runs the commands of several callers: each Command
+    brings its caller's metadata and its idempotency key already scoped."""
+
+    def __init__(self, store):
+        super().__init__(store, {})
+
+    def _scoped(self, key):
+        return key
+
+
+class Coalesced(_ServiceDatabase):
+    """Injects `call(request, idempotency_key=None)`, which runs a worker's request in
+    one round with those other workers hand in meanwhile: `handle(log, reader,
+    requests)` gets [(caller's metadata, request, scoped idempotency key)] and answers
+    each, in order, with its result or the exception that refused it. Many callers
+    sending one request each (the SMS webhook) then cost a few rounds of reads, not a
+    round each."""
+
+    def __init__(self, handle, reader):
+        self.handle = handle
+        self.reader = reader
+        self.rounds = None
+
+    def start(self):
+        # The service's own store, so its appends share the one group committer.
+        [events] = [d for d in self.container.dependencies if isinstance(d, EventLog)]
+        log, reader = CallersLog(events.store), self.reader(self.db)
+        self.rounds = Rounds(lambda requests: self.handle(log, reader, requests))
+
+    def stop(self):
+        if self.rounds is not None:
+            self.rounds.close()
+        super().stop()
+
+    def get_dependency(self, worker_ctx):
+        metadata = command_metadata(worker_ctx)
+
+        def call(request, idempotency_key=None):
+            return self.rounds((metadata, request, idempotency_key and
+                                scoped_key(metadata, idempotency_key)))
+        return call
+
+
+class Rounds:
+    """Runs `handle(items)` on the items callers hand in concurrently: what arrives
+    while the rounds in progress run goes into the next, so a lone caller waits for no
+    one and a crowd shares a round. Each caller gets its item's answer; an exception
+    is raised to it."""
+
+    def __init__(self, handle, concurrent=2, largest=500):
+        self.handle = handle
+        self.largest = largest
+        self._queue = queue.Queue()
+        self._threads = [threading.Thread(target=self._loop, daemon=True,
+                                          name="rounds") for _ in range(concurrent)]
+        for thread in self._threads:
+            thread.start()
+
+    def __call__(self, item):
+        call = _Call(item)
+        self._queue.put(call)
+        call.done.wait()
+        if isinstance(call.answer, Exception):
+            raise call.answer
+        return call.answer
+
+    def close(self):
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def _loop(self):
+        while (calls := queued_batch(self._queue, self.largest)) is not None:
+            try:
+                answers = self.handle([call.item for call in calls])
+            except Exception as exc:  # the loop must outlive any one bad round
+                answers = [exc] * len(calls)
+            for call, answer in zip(calls, answers):
+                call.answer = answer
+                call.done.set()
+
+
+class _Call:
+    def __init__(self, item):
+        self.item = item
+        self.answer = None
+        self.done = threading.Event()
 
 
 class ReadModel(_ServiceDatabase):

@@ -9,7 +9,8 @@ from services.reporting.domain import (DEFAULT_SEVERITY, LOCATED, PLACE, PREFIX_
                                        Form, Incident, Protocol, PvtSample,
                                        StationReport, Turnout, TurnoutPlan, prefix_key,
                                        pvt_estimate, status)
-from shared.commands import Command, execute, execute_all, replay_stream
+from shared.commands import (Command, execute, execute_all, execute_one,
+                             replay_stream)
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
 
@@ -40,25 +41,26 @@ def published_form(log, form_id=None, sms_prefix=None, incident=False):
     return form
 
 
-def submit_report(log, reporting, command, idempotency_key=None):
-    """Saves a submission into its observer copy and the station's master copy;
-    returns the reply's facts."""
-    [outcome] = submit_reports(log, reporting, [command], [idempotency_key])
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+def submit_together(log, reporting, requests):
+    """The submissions of several callers in one round: requests are (caller's
+    metadata, command, idempotency key scoped to the caller); answers as
+    submit_reports does."""
+    metadata, commands, keys = zip(*requests)
+    return submit_reports(log, reporting, commands, keys, metadata)
 
 
-def submit_reports(log, reporting, commands, idempotency_keys):
+def submit_reports(log, reporting, commands, idempotency_keys, metadata=None):
     """A burst of submissions with one round of reads and one group-committed append
     (so each is durable before its reply); returns, in order, each one's reply facts
     or the exception that refused it. An incident, turnout or protocol form feeds,
     besides its observer copy, the same aggregate report_incident, submit_turnout or
-    submit_protocol does, in the same append."""
+    submit_protocol does, in the same append. `metadata`, one per command, says who
+    sent each when they came from several callers."""
     reporters = Reporters(reporting, commands)
     forms, reads = {}, Reads(log, reporting)
     outcomes, prepared = [None] * len(commands), []
-    for i, (command, key) in enumerate(zip(commands, idempotency_keys)):
+    for i, (command, key, sender) in enumerate(zip(
+            commands, idempotency_keys, metadata or [None] * len(commands))):
         try:
             form = _cached_form(log, forms, command)
             station, assigned = reporters.station_of(command)
@@ -68,6 +70,11 @@ def submit_reports(log, reporting, commands, idempotency_keys):
         values, unknown, invalid = form.read(command["answers"])
         received_at = command["received_at"] and command["received_at"].isoformat()
         copy = StationReport.stream(form.facts["form_id"], station["code"])
+        feeds = _fed_by_form(reads, form, values, Reporter(
+            station, assigned, command["observer_id"], command["channel"],
+            command["sender_verified"]), command, copy)
+        if feeds:
+            feeds.metadata = sender
         prepared.append((i, form, Command(
             StationReport, copy,
             functools.partial(_submit, form=form, observer_id=command["observer_id"],
@@ -75,10 +82,7 @@ def submit_reports(log, reporting, commands, idempotency_keys):
                               unknown=unknown, invalid=invalid, assigned=assigned,
                               sender_verified=command["sender_verified"],
                               comment=command["comment"], received_at=received_at,
-                              serial=command["serial"]), key),
-            _fed_by_form(reads, form, values, Reporter(
-                station, assigned, command["observer_id"], command["channel"],
-                command["sender_verified"]), command, copy)))
+                              serial=command["serial"]), key, metadata=sender), feeds))
     fed = [(n, f) for n, (*_, f) in enumerate(prepared) if f]
     done = execute_all(log, [c for _, _, c, _ in prepared] + [f for _, f in fed])
     reports, fed_outcomes = done[:len(prepared)], dict(zip(
@@ -254,8 +258,8 @@ def report_incident(log, reporting, command, channel, idempotency_key=None):
     reporter = Reporter.of(reporting, command, channel)
     facts = {k: command[k] for k in ("category", "severity", "description",
                                      "occurred_at", "evidence")}
-    return execute(log, **vars(incident_command(reporter, str(uuid.uuid4()), facts,
-                                                idempotency_key, new=True)))
+    return execute_one(log, incident_command(reporter, str(uuid.uuid4()), facts,
+                                             idempotency_key, new=True))
 
 
 def incident_command(reporter, incident_id, facts, idempotency_key=None, new=False):
@@ -314,9 +318,9 @@ def set_turnout_checkpoints(log, command, idempotency_key=None):
 
 
 def submit_turnout(log, reporting, command, channel, idempotency_key=None):
-    return execute(log, **vars(turnout_command(
+    return execute_one(log, turnout_command(
         Reads(log, reporting), Reporter.of(reporting, command, channel),
-        command["checkpoint"], command["voters"], idempotency_key)))
+        command["checkpoint"], command["voters"], idempotency_key))
 
 
 def turnout_command(reads, reporter, checkpoint, voters, idempotency_key=None):
@@ -328,10 +332,10 @@ def turnout_command(reads, reporter, checkpoint, voters, idempotency_key=None):
 
 
 def submit_protocol(log, reporting, command, channel, idempotency_key=None):
-    return execute(log, **vars(protocol_command(
+    return execute_one(log, protocol_command(
         Reporter.of(reporting, command, channel), command["votes"],
         command["ballots_issued"], command["ballots_in_boxes"],
-        command["invalid_ballots"], idempotency_key)))
+        command["invalid_ballots"], idempotency_key))
 
 
 def protocol_command(reporter, votes, ballots_issued, ballots_in_boxes, invalid_ballots,

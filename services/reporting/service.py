@@ -13,7 +13,8 @@ from services.reporting.schemas import (DefineSample, FormView, MoveIncident,
                                         SetTurnoutCheckpoints, SubmitProtocol,
                                         SubmitReport, SubmitTurnout)
 from shared.errors import Rejected
-from shared.runtime import EventLog, ReadModel, RequestContext, refusal, replies
+from shared.runtime import (Coalesced, EventLog, ReadModel, RequestContext, refusal,
+                            replies)
 
 
 class ReportingService:
@@ -25,6 +26,9 @@ class ReportingService:
                    subscriptions=[(Directory, DIRECTORY_SOURCES, commands.follow_moves),
                                   (Appeals, APPEAL_SOURCES)])
     reporting = ReadModel(Reporting)
+    # Callers that send one submission each (the SMS webhook, observers on GraphQL)
+    # share a round of reads and one group-committed append.
+    submissions = Coalesced(commands.submit_together, Reporting)
 
     @property
     def channel(self):
@@ -39,7 +43,7 @@ class ReportingService:
     @rpc
     @replies(SubmitReport(), invalid_code="VALIDATION")  # as the contract agreed
     def submit_report(self, command, idempotency_key=None):
-        return commands.submit_report(self.log, self.reporting, command, idempotency_key)
+        return self.submissions(command, idempotency_key)
 
     @rpc
     def submit_reports(self, batch, idempotency_keys=None):
