@@ -1,7 +1,9 @@
 """Reporting on the real broker and mongod: forms published as data, submissions from
 every channel into observer copies, what reporting learns from the registry's and
 deployment's events."""
+import eventlet
 import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from services.reporting.projections import Forms, Incidents, Reports, Results, Turnouts
 from shared.eventstore import EventStore
@@ -381,3 +383,31 @@ def test_each_projection_rebuilt_from_the_log_equals_the_live_one(reporting, fie
     assert (reporting.results("KG-Y")["stations"], reporting.results("KG-C")["stations"]
             ) == (1, 0)
     store.close()
+
+
+def test_single_submissions_sharing_a_round_keep_their_callers(field, reporting_db,
+                                                               service_config):
+    """Concurrent submit_report calls are decided in shared rounds (Coalesced): each
+    event still names its own caller, and an idempotency key is its caller's alone."""
+    def send(n):
+        context = {"actor": f"caller-{n % 3}", "correlation_id": f"corr-{n}"}
+        with ServiceRpcProxy("reporting", service_config, context_data=context) as rpc:
+            return rpc.submit_report({"observer_id": ("o-1", "o-2")[n % 2],
+                                      "sms_prefix": "OP", "channel": "sms",
+                                      "answers": {"AA": "1", "AB": str(n)}},
+                                     idempotency_key=f"key-{n % 3}")
+    pool = eventlet.GreenPool()
+    replies = list(pool.imap(send, range(6)))
+    assert all(r["ok"] for r in replies), replies
+    # Three callers, each with its own key-<n>: calls 3-5 repeat calls 0-2's.
+    events = list(reporting_db["events"].find({"type": "ReportSubmitted"}))
+    assert len(events) == 3
+    for event in events:  # whichever of the two calls with its key came first
+        n = event["data"]["answers"]["AB"]
+        assert (event["metadata"]["actor"], event["metadata"]["correlation_id"]) == (
+            f"caller-{n % 3}", f"corr-{n}")
+    for n in range(3, 6):  # answered as the first call with its caller's key was
+        assert replies[n]["data"]["submission_id"] == replies[n - 3]["data"][
+            "submission_id"]
+    assert sorted(d["_id"] for d in reporting_db["commands"].find()) == [
+        "caller-0:key-0", "caller-1:key-1", "caller-2:key-2"]
