@@ -206,9 +206,10 @@ def test_observers_who_disagree_make_a_conflict_a_coordinator_resolves(
     submit(reporting, {"AA": "0", "AB": "1"}, observer_id="o-3", station_code="1001")
 
     def master():
-        [report] = [r for r in reporting.station_report("1001") if r["form_id"] == form_id]
-        return report
-    assert eventually(lambda: len(master()["copies"]) == 3)
+        # None until the projection has the station's master copy.
+        return next((r for r in reporting.station_report("1001")
+                     if r["form_id"] == form_id), None)
+    assert eventually(lambda: len((master() or {}).get("copies", [])) == 3)
     report = master()
     assert (report["master"], report["conflicts"], report["station_status"]) == (
         {"AA": 1, "AC": 10}, ["AB"], "conflict")

@@ -86,8 +86,8 @@ def test_election_day_through_graphql(day):
     other = checklist("o-2", {"AA": 1}, observerId="o-1")
     assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
-    assert eventually(lambda: data(gql(STATION, {"station": "1001"}),
-                                   "stationReport")[0]["conflicts"] == ["AB"])
+    assert eventually(lambda: [r["conflicts"] for r in data(
+        gql(STATION, {"station": "1001"}), "stationReport")] == [["AB"]])
     [report] = data(gql(STATION, {"station": "1001"}), "stationReport")
     assert report["status"] == "conflict" and len(report["copies"]) == 2
     outside = gql(STATION, {"station": "1001"}, role="regional_coordinator", region="KG-Y")
