@@ -6,9 +6,11 @@ Starts the platform as `make run` does (its own databases and RabbitMQ vhost). T
 stations, observers and assignments reporting would hear of from the registry and
 deployment are written straight into its directory (those imports have benchmarks of
 their own). Then every observer sends the opening checklist in bursts of `--batch`
-(submit_reports, as the hotline's SMS queue does) from `--callers` concurrent callers;
+(submit_reports, the service's batch call) from `--callers` concurrent callers;
 each reply comes only after its submission is in the event store. Every submission is
 accounted for: each reply is checked, and the events and projections counted.
+`--single` submissions are then sent one per submit_report call, as the hotline and the
+gateway send them (the service gathers concurrent calls into rounds of the same kind).
 """
 import warnings
 
