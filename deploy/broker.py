@@ -195,8 +195,17 @@ def _management_answers(uri):
         return False
 
 
+def queued_messages(uri):
+    """How many messages wait in the queues of the URI's vhost (the management API's
+    figures, refreshed every few seconds)."""
+    queues = _api("GET", f"/api/queues/{quote(vhost_of(uri), safe='')}?columns=messages",
+                  uri)
+    return sum(q.get("messages") or 0 for q in queues)
+
+
 def _api(method, path, base_uri=None, body=None):
-    """One management API call, authenticated as the AMQP URI's user."""
+    """One management API call, authenticated as the AMQP URI's user; returns the
+    answer's JSON, if any."""
     uri = base_uri or amqp_uri()
     token = base64.b64encode(":".join(_credentials(uri)).encode()).decode()
     request = urllib.request.Request(
@@ -204,7 +213,9 @@ def _api(method, path, base_uri=None, body=None):
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
     # Deleting a vhost with many queues takes seconds on a busy broker.
-    urllib.request.urlopen(request, timeout=30).close()  # raises HTTPError unless 2xx
+    with urllib.request.urlopen(request, timeout=30) as response:  # HTTPError unless 2xx
+        answer = response.read()
+    return json.loads(answer) if answer else None
 
 
 def main(argv=None):
