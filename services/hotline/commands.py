@@ -41,7 +41,7 @@ def receive_sms(log, hotline, partners, message, now):
     if ignored:
         # No reply, so no loops with machines and no cost for spam. Nothing is decided
         # on such a sender's history: each message is logged on a stream of its own,
-        # so a flood from one machine never contends (and, new, it has nothing to read).
+        # so a flood from one machine never contends, and there is no history to read.
         own = SenderLine(SenderLine.stream(f"{number}/{received['message_id']}"))
         _log(log, own, received, "ignored", [{"code": ignored}])
         return {"reply": None, "status": "ignored", "problems": [{"code": ignored}]}

@@ -301,15 +301,11 @@ def follow_moves(log, events):
             located = LOCATED.get(stream.partition(":")[0])
             if located:  # only these kinds of stream count a station's reports
                 moves.append(Command(located, stream, functools.partial(
-                    _follow, station_code=code, changes=event.data["changes"],
+                    located.follow, station_code=code, changes=event.data["changes"],
                     version=event.version)))
     failed = [o for o in execute_all(log, moves) if isinstance(o, Exception)]
     if failed:
         raise failed[0]  # the events are delivered again, and what moved stays moved
-
-
-def _follow(stream, **change):
-    stream.follow(**change)
 
 
 def set_turnout_checkpoints(log, command, idempotency_key=None):
