@@ -13,6 +13,7 @@ from pathlib import Path
 from shared.config import ROOT
 
 START_TIMEOUT = 90
+STOP_TIMEOUT = 30
 
 
 class Platform:
@@ -39,7 +40,7 @@ def free_port():
 @contextlib.contextmanager
 def running_platform(env):
     """Starts the launcher with `env` added to ours, on a free gateway port; waits
-    until it says the platform runs; kills it on the way out if it still runs."""
+    until it says the platform runs; stops it on the way out if it still runs."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/graphql"
     with tempfile.TemporaryDirectory() as folder:
@@ -60,5 +61,10 @@ def running_platform(env):
             yield platform
         finally:
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                # Stopped as Ctrl-C stops it, so that its services are gone before the
+                # broker's vhost and the databases they use are; killed only if it hangs.
+                try:
+                    platform.stop(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

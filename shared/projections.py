@@ -7,13 +7,14 @@ ProjectionRunner (in order, from a checkpoint) or from another service's events 
 the broker through an Inbox (idempotent by event id), and is rebuilt by replaying the log.
 """
 import logging
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from shared.lease import Lease
+from shared.logwatch import follow
 
 log = logging.getLogger(__name__)
 
@@ -75,46 +76,75 @@ def create_indexes(db, projection, rename=lambda c: c):
 
 
 class ProjectionRunner:
-    """Applies a service's own log to a projection, batch by batch, storing the
-    checkpoint in the same transaction as the batch's writes."""
+    """Applies a service's own log to its projections, batch by batch: one read of the
+    log and one transaction per batch for all of them, each projection's checkpoint
+    moved in that transaction with its writes. A service's five projections once had a
+    runner each, and each read every batch and committed a transaction of its own,
+    most of them holding only the checkpoint. A projection paused for a rebuild is
+    left out until the rebuild has moved its checkpoint."""
 
-    def __init__(self, store, projection, batch_size=1000):
+    def __init__(self, store, *projections, batch_size=1000, watch=None):
         self.store = store
         self.db = store.db
-        self.projection = projection
+        self.projections = projections
         self.batch_size = batch_size
         self.checkpoints = self.db["checkpoints"]
-        self.checkpoint_id = f"projection:{projection.name}"
-        self.lease = Lease(self.db, self.checkpoint_id)
+        self.checkpoint_ids = [f"projection:{p.name}" for p in projections]
+        self.lease = Lease(self.db, "+".join(self.checkpoint_ids))
+        self.watch = watch
+
+    @property
+    def projection(self):
+        """The projection of a runner of one (which is what rebuilds)."""
+        [projection] = self.projections
+        return projection
+
+    @property
+    def checkpoint_id(self):
+        [checkpoint_id] = self.checkpoint_ids
+        return checkpoint_id
 
     def setup(self):
-        create_indexes(self.db, self.projection)
-        try:
-            self.checkpoints.insert_one({"_id": self.checkpoint_id, "position": 0})
-        except DuplicateKeyError:
-            pass  # set up before
+        for projection, checkpoint_id in zip(self.projections, self.checkpoint_ids):
+            create_indexes(self.db, projection)
+            try:
+                self.checkpoints.insert_one({"_id": checkpoint_id, "position": 0})
+            except DuplicateKeyError:
+                pass  # set up before
 
     @property
     def checkpoint(self):
-        doc = self.checkpoints.find_one({"_id": self.checkpoint_id})
-        return doc["position"] if doc else 0
+        """The position up to which every projection has the log."""
+        docs = list(self.checkpoints.find({"_id": {"$in": self.checkpoint_ids}}))
+        return min((d["position"] for d in docs), default=0) \
+            if len(docs) == len(self.checkpoint_ids) else 0
 
     def run_once(self):
         """Apply the next batch; returns how many events it applied."""
-        doc = self.checkpoints.find_one({"_id": self.checkpoint_id})
-        if _paused(doc):
+        docs = {d["_id"]: d for d in self.checkpoints.find(
+            {"_id": {"$in": self.checkpoint_ids}})}
+        live = [(projection, checkpoint_id, docs[checkpoint_id]["position"])
+                for projection, checkpoint_id in zip(self.projections, self.checkpoint_ids)
+                if not _paused(docs[checkpoint_id])]
+        if not live:
             return 0
-        events = self.store.read_all(doc["position"], limit=self.batch_size)
+        events = self.store.read_all(min(position for *_, position in live),
+                                     limit=self.batch_size)
         if not events:
             return 0
 
         def apply(session):
-            _bulk_write(self.db, self.projection, events, session)
-            moved = self.checkpoints.update_one(
-                {"_id": self.checkpoint_id, "position": doc["position"],
-                 "paused_until": {"$not": {"$gt": datetime.now(timezone.utc)}}},
-                {"$set": {"position": events[-1].position}}, session=session)
-            if moved.matched_count != 1:
+            _write(self.db, [write for projection, _, position in live for event in events
+                             if event.position > position
+                             for write in projection.writes(event)], session)
+            now = datetime.now(timezone.utc)
+            # One behind the others reads what they have: they do not move back.
+            moved = self.checkpoints.bulk_write([UpdateOne(
+                {"_id": checkpoint_id, "position": position,
+                 "paused_until": {"$not": {"$gt": now}}},
+                {"$set": {"position": max(position, events[-1].position)}})
+                for _, checkpoint_id, position in live], session=session)
+            if moved.matched_count != len(live):
                 raise _Superseded()
 
         try:
@@ -128,19 +158,10 @@ class ProjectionRunner:
         while self.run_once():
             pass
 
-    def run(self, should_stop, idle=0.05):
+    def run(self, should_stop):
         self.setup()
-        while not should_stop():
-            try:
-                applied = self.run_once() if self.lease.acquire() else 0
-            except Exception:
-                log.exception("projection %s failed; retrying from its checkpoint",
-                              self.projection.name)
-                applied = 0
-                time.sleep(1)
-            if not applied:
-                time.sleep(idle)
-        self.lease.release()
+        follow(f"projections {self.lease.name}", self.watch, self.lease, self.run_once,
+               should_stop, full=self.batch_size)
 
     def rebuild(self, pause=timedelta(seconds=60)):
         """Replays the whole log into shadow collections, then swaps them in.

@@ -7,7 +7,6 @@ anywhere in between republishes from the old checkpoint; consumers skip what the
 """
 import json
 import logging
-import time
 
 import amqp
 from kombu import Connection, Exchange
@@ -15,6 +14,7 @@ from kombu import Connection, Exchange
 from shared import catalog
 from shared.envelope import exchange_name, to_envelope
 from shared.lease import Lease
+from shared.logwatch import follow
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +128,14 @@ class AmqpPublisher:
 
 
 class Relay:
-    def __init__(self, service, store, publisher, batch_size=1000):
+    def __init__(self, service, store, publisher, batch_size=1000, watch=None):
         self.service = service
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
         self.checkpoints = store.db["checkpoints"]
         self.lease = Lease(store.db, "relay")
+        self.watch = watch
 
     @property
     def checkpoint(self):
@@ -151,16 +152,7 @@ class Relay:
             {"_id": "relay"}, {"$set": {"position": events[-1].position}}, upsert=True)
         return len(events)
 
-    def run(self, should_stop, idle=0.05):
-        """Relay until should_stop() is true; sleeps `idle` seconds when caught up."""
-        while not should_stop():
-            try:
-                published = self.run_once() if self.lease.acquire() else 0
-            except Exception:
-                log.exception("relay failed; retrying from its checkpoint")
-                published = 0
-                time.sleep(1)
-            if not published:
-                time.sleep(idle)
-        self.lease.release()
+    def run(self, should_stop):
+        follow("relay", self.watch, self.lease, self.run_once, should_stop,
+               full=self.batch_size)
         self.publisher.close()

@@ -17,6 +17,7 @@ from nameko.extensions import DependencyProvider
 from shared import config, logs
 from shared.errors import Rejected, problems_from_messages
 from shared.eventstore import Append, EventStore, queued_batch
+from shared.logwatch import LogWatch
 from shared.mongo import connect, service_database
 from shared.projections import ProjectionRunner
 from shared.relay import AmqpPublisher, Relay
@@ -68,11 +69,17 @@ class EventLog(_ServiceDatabase):
         self.jobs = []
 
     def background_jobs(self, store, service, amqp_uri):
-        """The relay, a runner per projection over `store`, and a subscriber per
-        (projection, {service: event types}) fed from other services."""
-        jobs = [ProjectionRunner(store, projection()) for projection in self.projections]
+        """The relay and a runner of the projections over `store` (both woken by a
+        watch on it), and a subscriber per (projection, {service: event types}) fed from other
+        services."""
+        watch = LogWatch(store.db)
+        jobs = [watch]
+        if self.projections:
+            jobs.append(ProjectionRunner(store, *(p() for p in self.projections),
+                                         watch=watch))
         if self.relay:
-            jobs.append(Relay(service, store, AmqpPublisher(amqp_uri, service)))
+            jobs.append(Relay(service, store, AmqpPublisher(amqp_uri, service),
+                              watch=watch))
         for projection, sources, *then in self.subscriptions:
             subscriber = Subscriber(store.db, projection(), sources, amqp_uri, then=(
                 functools.partial(then[0], store) if then else None))

@@ -52,15 +52,17 @@ class Subscriber:
                 bound.exchange(channel).declare()
             self.queue(channel).declare()
 
-    def run(self, should_stop, idle=0.05):
+    def run(self, should_stop, idle=0.05, linger=0.5):
+        """`idle`: how long a started batch waits for more; `linger`: how long an
+        empty one waits before should_stop() is asked again."""
         while not should_stop():
             try:
-                self._consume(should_stop, idle)
+                self._consume(should_stop, idle, linger)
             except Exception:
                 log.exception("subscriber %s failed; reconnecting", self.queue.name)
                 time.sleep(1)
 
-    def _consume(self, should_stop, idle):
+    def _consume(self, should_stop, idle, linger):
         with Connection(self.amqp_uri, heartbeat=0) as connection:
             channel = connection.channel()
             channel.basic_qos(0, self.batch_size, False)
@@ -69,7 +71,8 @@ class Subscriber:
                           on_message=pending.append):
                 while not should_stop():
                     try:
-                        connection.drain_events(timeout=idle)
+                        # Waiting long costs nothing when no batch is started.
+                        connection.drain_events(timeout=idle if pending else linger)
                         if len(pending) < self.batch_size:
                             continue
                     except socket.timeout:

@@ -10,6 +10,7 @@ from pymongo import UpdateOne
 
 from shared.envelope import from_envelope, to_envelope
 from shared.eventstore import ANY, NewEvent
+from shared.logwatch import LogWatch
 from shared.projections import Inbox, Projection, ProjectionRunner, handles
 from shared.relay import AmqpPublisher, event_exchange
 from shared.subscriber import Subscriber
@@ -172,3 +173,56 @@ def test_a_paused_runner_waits_for_the_rebuild(store, db):
         {"$set": {"paused_until": datetime.now(timezone.utc) + timedelta(seconds=30)}})
     assert runner.run_once() == 0
     assert tally(db) == {}
+
+
+def test_one_runner_keeps_each_projection_at_its_own_checkpoint(store, db):
+    count_votes(store, 10)
+    alone = ProjectionRunner(store, Tally())
+    alone.setup()
+    alone.run_until_caught_up()  # tally already has the first ten; audit has none
+    count_votes(store, 5, start=10)
+    runner = ProjectionRunner(store, Tally(), Audit(), batch_size=4)
+    runner.setup()
+    runner.run_until_caught_up()
+    assert runner.checkpoint == 15
+    assert tally(db) == tally(db, "audit") == expected(15)
+
+
+def test_a_projection_paused_for_a_rebuild_is_left_out_while_the_others_go_on(store, db):
+    count_votes(store, 6)
+    runner = ProjectionRunner(store, Tally(), Audit())
+    runner.setup()
+    db["checkpoints"].update_one(
+        {"_id": "projection:tally"},
+        {"$set": {"paused_until": datetime.now(timezone.utc) + timedelta(seconds=30)}})
+    runner.run_until_caught_up()
+    assert (tally(db), tally(db, "audit")) == ({}, expected(6))
+    db["checkpoints"].update_one({"_id": "projection:tally"},
+                                 {"$unset": {"paused_until": ""}})
+    runner.run_until_caught_up()
+    assert tally(db) == tally(db, "audit") == expected(6)
+
+
+def test_a_watched_runner_wakes_when_the_log_moves(store, db):
+    watch = LogWatch(db)
+    runner = ProjectionRunner(store, Tally(), watch=watch)
+    stopping = []
+    threads = [threading.Thread(target=job.run, args=(lambda: bool(stopping),))
+               for job in (watch, runner)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not watch.watching and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # the runner has found nothing and waits on the watch
+        count_votes(store, 1)
+        appended = time.monotonic()
+        while tally(db) != expected(1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Well before RECHECK_S: the change woke it, not its periodic look.
+        assert time.monotonic() - appended < 0.5
+    finally:
+        stopping.append(True)
+        for thread in threads:
+            thread.join()
