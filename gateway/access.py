@@ -27,6 +27,22 @@ def region_scope(viewer):
     return viewer.region if viewer.role == "regional_coordinator" else None
 
 
+def own_region(viewer, region):
+    """The region a regional coordinator asks about: their own unless they name
+    another, which is refused. Other roles' `region` as given."""
+    if viewer.role != "regional_coordinator":
+        return region
+    require_region(viewer, region or viewer.region)
+    return region or viewer.region
+
+
+def within_own_region(viewer, filter):
+    """`filter` confined to a regional coordinator's region (see own_region)."""
+    if viewer.role == "regional_coordinator":
+        filter["region"] = own_region(viewer, filter.get("region"))
+    return filter
+
+
 def require_region(viewer, region):
     if not viewer.sees_region(region):
         raise GatewayError(FORBIDDEN, f"region {region} is outside your scope")

@@ -1,7 +1,7 @@
 """Deployment's part of the GraphQL schema: who observes where, coverage, check-in."""
 import graphene
 
-from gateway.access import COORDINATORS, allow, region_scope, require_region
+from gateway.access import COORDINATORS, allow, own_region, region_scope, require_region
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input,
                             connection, connection_type, key_from_cursor, page_size,
                             run_command, selects)
@@ -345,8 +345,7 @@ class Query(graphene.ObjectType):
     @allow(*COORDINATORS, "partner")
     def resolve_coverage(root, info, region=None):
         viewer = info.context.viewer
-        if viewer.role == "regional_coordinator":
-            region = region or viewer.region
+        region = own_region(viewer, region)
         if region or viewer.role in ("regional_coordinator", "partner"):
             require_region(viewer, region)
         return info.context.call("deployment", "coverage", region)

@@ -3,7 +3,8 @@ workflow, the FAQ, statistics), the SMS message log operators search, and broadc
 to observers."""
 import graphene
 
-from gateway.access import COORDINATORS, allow, mask_phone, region_scope, require_region
+from gateway.access import (COORDINATORS, allow, mask_phone, own_region, region_scope,
+                            require_region, within_own_region)
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
                             plain, run_command)
 from services.hotline.domain import CATEGORIES, CHANNELS, GROUPS
@@ -162,8 +163,7 @@ class Query(graphene.ObjectType):
     def resolve_appeals(root, info, filter=None):
         wanted = plain(filter or {})
         viewer = info.context.viewer
-        if viewer.role == "regional_coordinator":
-            require_region(viewer, wanted.setdefault("region", viewer.region))
+        within_own_region(viewer, wanted)
         wanted["first"] = page_size(wanted.get("first"))
         return info.context.call("hotline", "appeals", wanted)
 
@@ -179,9 +179,7 @@ class Query(graphene.ObjectType):
     @allow(*DESK)
     def resolve_hotline_stats(root, info, region=None, **period):
         viewer = info.context.viewer
-        if viewer.role == "regional_coordinator":
-            region = region or viewer.region
-            require_region(viewer, region)
+        region = own_region(viewer, region)
         start, end = period.get("from"), period.get("to")
         return info.context.call("hotline", "stats", region,
                                  start and start.isoformat(), end and end.isoformat())
@@ -349,8 +347,7 @@ class BroadcastSms(graphene.Mutation):
         viewer = info.context.viewer
         wanted = command_input(input)
         text = wanted.pop("text")
-        if viewer.role == "regional_coordinator":
-            require_region(viewer, wanted.setdefault("region", viewer.region))
+        within_own_region(viewer, wanted)
         return run_command(info, BroadcastPayload, "broadcast", "hotline", "broadcast",
                            {"text": text, "filter": wanted, "sent_by": viewer.subject},
                            input)

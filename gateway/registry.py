@@ -4,7 +4,7 @@ import json
 import graphene
 
 from gateway.access import (COORDINATORS, EVERYONE, allow, mask_phone, phone_view,
-                            region_scope, require_region)
+                            region_scope, require_region, within_own_region)
 from gateway.common import (ClientMutationId, FileInput, Payload, Timestamp, command_input,
                             connection, connection_type, file_base64, key_from_cursor,
                             page_size, plain, run_command, selects)
@@ -385,8 +385,7 @@ class Query(graphene.ObjectType):
     def resolve_observers(root, info, filter=None, first=None, after=None):
         viewer = info.context.viewer
         wanted = plain(filter or {})
-        if viewer.role == "regional_coordinator":
-            require_region(viewer, wanted.setdefault("region", viewer.region))
+        within_own_region(viewer, wanted)
         page = info.context.call("registry", "observers_page", wanted,
                                  first=page_size(first), after=_observer_after(after),
                                  count=selects(info, "totalCount"))

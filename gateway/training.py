@@ -2,7 +2,8 @@
 assessment, certification, statistics and programmes."""
 import graphene
 
-from gateway.access import COORDINATORS, EVERYONE, allow, region_scope, require_region
+from gateway.access import (COORDINATORS, EVERYONE, allow, own_region, region_scope,
+                            require_region, within_own_region)
 from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
                             plain, run_command)
 
@@ -474,8 +475,7 @@ class Query(graphene.ObjectType):
     def resolve_sessions(root, info, filter=None):
         viewer = info.context.viewer
         wanted = plain(filter or {})
-        if viewer.role == "regional_coordinator":
-            require_region(viewer, wanted.setdefault("region", viewer.region))
+        within_own_region(viewer, wanted)
         if viewer.role == "trainer":
             wanted["trainer"] = viewer.subject
         wanted["first"] = page_size(wanted.get("first"))
@@ -496,9 +496,7 @@ class Query(graphene.ObjectType):
     @allow(*COORDINATORS)
     def resolve_training_stats(root, info, region=None):
         viewer = info.context.viewer
-        if viewer.role == "regional_coordinator":
-            region = region or viewer.region
-            require_region(viewer, region)
+        region = own_region(viewer, region)
         return info.context.call("training", "stats", region)
 
     @staticmethod
