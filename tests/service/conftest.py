@@ -30,6 +30,13 @@ def eventually(check, timeout=10.0):
         time.sleep(0.05)
 
 
+def projections_caught_up(db):
+    """Whether every projection of the service whose database is `db` has its log."""
+    head = (db["counters"].find_one({"_id": "position"}) or {}).get("value", 0)
+    return all(doc["position"] >= head for doc in db["checkpoints"].find(
+        {"_id": {"$regex": "^projection:"}}))
+
+
 def started(container_factory, service, config):
     """A running nameko container of `service`."""
     container = container_factory(service, config)
