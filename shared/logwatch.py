@@ -15,7 +15,8 @@ RECHECK_S = 1.0
 """A job looks again at least this often when no change arrives: its lease needs
 renewing, and a paused rebuild or a missed change must not stall it for long."""
 POLL_S = 0.05
-"""How often a job without a running watch looks (a job run on its own, in a test)."""
+"""How often a job looks while its watch does not run (a job run on its own, in a
+test, or a change stream that failed)."""
 GATHER_S = 0.1
 """The shortest time between two rounds of a job that keeps finding a little work."""
 
@@ -33,6 +34,7 @@ class LogWatch:
     def run(self, should_stop):
         while not should_stop():
             try:
+                # Each wait on the server is short enough to notice a stop in time.
                 with self.counters.watch([{"$match": {"documentKey._id": "position"}}],
                                          max_await_time_ms=int(RECHECK_S * 500)) as stream:
                     self.watching = True
@@ -64,10 +66,9 @@ class LogWatch:
 def follow(name, watch, lease, run_once, should_stop, full):
     """Runs `run_once()` (which answers how many events it took) while this instance
     holds `lease`, until should_stop(): again at once after a `full` batch, else when
-    the log moves, but a round per GATHER_S at most. Without a watch it polls every
-    POLL_S."""
+    the log moves (see LogWatch.wait), but a round per GATHER_S at most."""
     while not should_stop():
-        seen = watch.generation if watch else None
+        seen = watch.generation
         started = time.monotonic()
         try:
             done = run_once() if lease.acquire() else 0
@@ -76,9 +77,6 @@ def follow(name, watch, lease, run_once, should_stop, full):
             done = 0
             time.sleep(1)
         if done >= full:
-            continue
-        if not watch:
-            time.sleep(POLL_S)
             continue
         if not done:
             watch.wait(seen)

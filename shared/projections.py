@@ -14,7 +14,7 @@ from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from shared.lease import Lease
-from shared.logwatch import follow
+from shared.logwatch import LogWatch, follow
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class ProjectionRunner:
         self.checkpoints = self.db["checkpoints"]
         self.checkpoint_ids = [f"projection:{p.name}" for p in projections]
         self.lease = Lease(self.db, "+".join(self.checkpoint_ids))
-        self.watch = watch
+        self.watch = watch or LogWatch(self.db)
 
     @property
     def projection(self):
@@ -115,9 +115,9 @@ class ProjectionRunner:
     @property
     def checkpoint(self):
         """The position up to which every projection has the log."""
-        docs = list(self.checkpoints.find({"_id": {"$in": self.checkpoint_ids}}))
-        return min((d["position"] for d in docs), default=0) \
-            if len(docs) == len(self.checkpoint_ids) else 0
+        positions = {d["_id"]: d["position"] for d in self.checkpoints.find(
+            {"_id": {"$in": self.checkpoint_ids}})}
+        return min(positions.get(i, 0) for i in self.checkpoint_ids)
 
     def run_once(self):
         """Apply the next batch; returns how many events it applied."""
@@ -134,9 +134,9 @@ class ProjectionRunner:
             return 0
 
         def apply(session):
-            _write(self.db, [write for projection, _, position in live for event in events
-                             if event.position > position
-                             for write in projection.writes(event)], session)
+            for projection, _, position in live:
+                unseen = [e for e in events if e.position > position]
+                _bulk_write(self.db, projection, unseen, session)
             now = datetime.now(timezone.utc)
             # One behind the others reads what they have: they do not move back.
             moved = self.checkpoints.bulk_write([UpdateOne(

@@ -14,7 +14,7 @@ from kombu import Connection, Exchange
 from shared import catalog
 from shared.envelope import exchange_name, to_envelope
 from shared.lease import Lease
-from shared.logwatch import follow
+from shared.logwatch import LogWatch, follow
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Relay:
         self.batch_size = batch_size
         self.checkpoints = store.db["checkpoints"]
         self.lease = Lease(store.db, "relay")
-        self.watch = watch
+        self.watch = watch or LogWatch(store.db)
 
     @property
     def checkpoint(self):

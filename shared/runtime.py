@@ -70,8 +70,8 @@ class EventLog(_ServiceDatabase):
 
     def background_jobs(self, store, service, amqp_uri):
         """The relay and a runner of the projections over `store` (both woken by a
-        watch on it), and a subscriber per (projection, {service: event types}) fed from other
-        services."""
+        watch on it), and a subscriber per (projection, {service: event types}) fed
+        from other services."""
         watch = LogWatch(store.db)
         jobs = [watch]
         if self.projections:
