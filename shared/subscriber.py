@@ -5,11 +5,15 @@ One nameko event handler per message costs a transaction per event, and concurre
 handlers clash on whatever documents they share; a station list of 100,000 arrives in
 minutes that way. The subscriber takes up to `batch_size` messages from a durable queue
 of its own, applies the new ones in one transaction, and only then acks them all: a
-crash in between redelivers them, and the inbox skips what was applied.
+crash in between redelivers them, and the inbox skips what was applied. A message
+that is not an event envelope is parked in `unreadable_events`, so it neither stalls
+the read model behind it nor gets lost.
 """
+import hashlib
 import logging
 import socket
 import time
+from datetime import datetime, timezone
 
 from kombu import Connection, Consumer, Queue, binding
 
@@ -78,9 +82,28 @@ class Subscriber:
                     except socket.timeout:
                         pass
                     if pending:
-                        events = [from_envelope(m.decode()) for m in pending]
+                        events = self._read(pending)
                         self.inbox.apply_all(self.projection, events)
                         if self.then:
                             self.then(events)
                         pending[-1].ack(multiple=True)
                         pending.clear()
+
+    def _read(self, messages):
+        events = []
+        for message in messages:
+            try:
+                events.append(from_envelope(message.decode()))
+            except Exception as exc:  # whatever the body is, it is not an event
+                self._park(message, exc)
+        return events
+
+    def _park(self, message, error):
+        log.error("subscriber %s parked an unreadable message: %r", self.queue.name, error)
+        body = message.body if isinstance(message.body, bytes) else message.body.encode()
+        # Keyed by content: a redelivery after a crash is parked once.
+        key = f"{self.queue.name}:{hashlib.sha256(body).hexdigest()}"
+        self.db["unreadable_events"].update_one({"_id": key}, {"$setOnInsert": {
+            "queue": self.queue.name, "body": body.decode(errors="replace"),
+            "content_type": message.content_type, "error": repr(error),
+            "at": datetime.now(timezone.utc)}}, upsert=True)

@@ -147,6 +147,35 @@ def test_a_subscriber_applies_each_event_once_however_often_it_comes(store, db,
     assert db["inbox"].count_documents({}) == 12
 
 
+def test_a_message_that_is_not_an_event_is_parked_and_the_rest_applied(store, db,
+                                                                     amqp_uri):
+    count_votes(store, 2)
+    first, second = (to_envelope("inboxtest", e) for e in store.read_all(0))
+    subscriber = Subscriber(db, Tally(), {"inboxtest": ["VoteCounted"]}, amqp_uri)
+    subscriber.declare()
+    with Connection(amqp_uri) as connection:
+        producer = connection.Producer(exchange=event_exchange("inboxtest"))
+        producer.publish(first, routing_key="VoteCounted", serializer="json")
+        for body in ({"id": "x", "type": "VoteCounted"}, "not json"):
+            producer.publish(json.dumps(body) if isinstance(body, dict) else body,
+                             routing_key="VoteCounted", content_type="application/json",
+                             content_encoding="utf-8")
+        producer.publish(second, routing_key="VoteCounted", serializer="json")
+    stopping = []
+    worker = threading.Thread(target=subscriber.run, args=(lambda: bool(stopping),))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while tally(db) != expected(2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.append(True)
+    worker.join()
+    assert tally(db) == expected(2)
+    parked = list(db["unreadable_events"].find())
+    assert sorted(p["body"] for p in parked) == sorted(
+        ['{"id": "x", "type": "VoteCounted"}', "not json"])
+    assert all(p["queue"] == subscriber.queue.name and p["error"] for p in parked)
+
+
 def test_a_rebuilt_projection_equals_the_live_one(store, db):
     count_votes(store, 40)
     live = ProjectionRunner(store, Tally(), batch_size=7)

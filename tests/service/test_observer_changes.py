@@ -2,12 +2,15 @@
 and deployment events."""
 import json
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 from kombu import Connection
 
+from shared.envelope import to_envelope
+from shared.eventstore import RecordedEvent
 from shared.relay import event_exchange
-from tests.service.conftest import eventually
+from tests.service.conftest import eventually, projections_caught_up
 
 pytestmark = pytest.mark.usefixtures("territory")
 
@@ -124,9 +127,10 @@ def test_a_suspended_observer_stays_suspended(gateway):
 
 def publish(amqp_uri, service, event_type, observer_id, event_id=None, **data):
     """An event as the training or deployment service's relay would publish it."""
-    envelope = {"id": event_id or str(uuid.uuid4()), "type": event_type,
-                "source": f"nazar/{service}", "subject": observer_id,
-                "data": {"observer_id": observer_id, **data}}
+    envelope = to_envelope(service, RecordedEvent(
+        id=event_id or str(uuid.uuid4()), stream_id=observer_id, version=1, position=1,
+        type=event_type, schema_version=1, data={"observer_id": observer_id, **data},
+        metadata={"occurred_at": datetime.now(timezone.utc)}))
     with Connection(amqp_uri) as connection:
         producer = connection.Producer(exchange=event_exchange(service))
         producer.publish(json.dumps(envelope), routing_key=event_type,
@@ -158,6 +162,8 @@ def test_status_follows_training_and_deployment(gateway, amqp_uri, registry_even
     assert eventually(lambda: registry_events.count_documents(
         {"type": "ObserverActivityNoted", "data.activity_id": "c1",
          "data.active": False}) == 1)
+    # The read model has the suspension once it has caught up with the log.
+    assert eventually(lambda: projections_caught_up(registry_events.database))
     assert status() == "suspended"
 
 
