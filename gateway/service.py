@@ -7,13 +7,13 @@ from pathlib import Path
 
 import eventlet
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from gateway.context import Context
 from gateway.errors import (BAD_REQUEST, SERVICE_UNAVAILABLE, UNAUTHENTICATED,
                             GatewayError, error_dict)
 from gateway.executor import Executor
+from gateway.http import http
 from gateway.schema import schema
 from gateway.sms import inbound_message
 from shared import auth, config

@@ -15,11 +15,15 @@ def stats(path, rows):
         out.writerows(rows)
 
 
-def judged(tmp_path, run_rows, reconciled, load_s=200):
+def judged(tmp_path, run_rows, reconciled, load_s=200, crashes=()):
     stats(tmp_path / "locust_stats.csv", run_rows)
     stats(tmp_path / "floor_stats.csv", [
         ["GET", "floor: GET /ping", 9000, 0, 1500, 0, 40],
         ["", "Aggregated", 9000, 0, 1500, 0, 40]])
+    with open(tmp_path / "locust_exceptions.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["Count", "Message", "Traceback", "Nodes"])
+        out.writerows([count, message, "", ""] for count, message in crashes)
     (tmp_path / "accepted.json").write_text(json.dumps(
         {"started_at": 1000.0, "stopped_at": 1000.0 + load_s, "accepted": {}}))
     code = verdict.main(tmp_path, reconciled)
@@ -49,11 +53,12 @@ def test_not_ready_on_slow_reports_failures_or_a_lost_report(tmp_path):
         ["", "Aggregated", 63000, 10, 315, 0.05, 1700]],
         {"caught_up_after_s": None, "lost": 2, "duplicated": 0,
          "accepted": {"submission": 60000}, "lost_examples": {"submission": ["a", "b"]}},
-        load_s=60)
+        load_s=60, crashes=[(167, "'NoneType' object is not subscriptable")])
     failed = {c["objective"] for c in result["checks"] if not c["passed"]}
     assert code == 1 and not result["ready"]
     assert failed == {"reports accepted/s >= 500", "sustained >= 180 s",
                       "p99 accept latency <= 1000 ms",
                       "failed requests (not deliberate bad input) = 0",
+                      "errors in the simulated users' code = 0",
                       "projections caught up <= 5 s after the load",
                       "accepted reports lost = 0"}
