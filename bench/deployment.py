@@ -16,9 +16,8 @@ import statistics
 import sys
 import time
 
-from bench.environment import announce, bench_platform, report
+from bench.environment import announce, bench_platform, report, settled
 from bench.registry import Client, timed_import, wait_for
-from deploy.broker import queued_messages
 
 REGION, DISTRICTS = "R00", 20
 OTHER_REGIONS = 9
@@ -98,15 +97,6 @@ PLAN = """mutation($input: SetCoveragePlanInput!) { setCoveragePlan(input: $inpu
 COVERAGE = """query($region: String) { coverage(region: $region) {
   stations covered uncovered priorityUncovered checkedIn noShows
   parts { scope stations covered uncovered } } }"""
-
-
-def settled(amqp_uri, quiet_s=6):
-    """No message waiting in the platform's queues, twice `quiet_s` apart (the
-    management API refreshes its figures every five seconds)."""
-    if queued_messages(amqp_uri):
-        return False
-    time.sleep(quiet_s)
-    return not queued_messages(amqp_uri)
 
 
 def timed(call):

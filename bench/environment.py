@@ -3,10 +3,12 @@ vhost of its own, removed afterwards."""
 import contextlib
 import json
 import os
+import time
 import uuid
 from datetime import datetime, timezone
 
-from deploy.broker import amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq
+from deploy.broker import (amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq,
+                           queued_messages)
 from deploy.mongod import EmbeddedMongod
 from deploy.platform import running_platform
 from shared import config
@@ -57,6 +59,15 @@ def bench_platform(secret=SECRET):
                 if name.startswith(prefix):
                     client.drop_database(name)
             client.close()
+
+
+def settled(amqp_uri, quiet_s=6):
+    """No message waiting in the platform's queues, twice `quiet_s` apart (the
+    management API refreshes its figures every five seconds)."""
+    if queued_messages(amqp_uri):
+        return False
+    time.sleep(quiet_s)
+    return not queued_messages(amqp_uri)
 
 
 def report(name, title, figures, targets, width=28, digits=1):
