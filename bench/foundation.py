@@ -24,6 +24,7 @@ from kombu import Connection, Queue  # noqa: E402
 from bench.environment import bench_environment  # noqa: E402
 from services.registry.projections import ObserverDirectory  # noqa: E402
 from shared import config  # noqa: E402
+from shared.envelope import envelopes  # noqa: E402
 from shared.eventstore import NO_STREAM, EventStore, NewEvent  # noqa: E402
 from shared.mongo import connect  # noqa: E402
 from shared.projections import ProjectionRunner  # noqa: E402
@@ -63,7 +64,16 @@ def bench_relay(store, amqp_uri, events):
             pass
         elapsed = time.perf_counter() - started
         relay.publisher.close()
-        routed = queue(connection.channel()).queue_declare(passive=True).message_count
+        routed = 0
+        consumer = connection.SimpleQueue(queue)
+        while True:
+            try:
+                message = consumer.get(timeout=1)
+            except consumer.Empty:
+                break
+            routed += len(envelopes(json.loads(message.body)))
+            message.ack()
+        consumer.close()
     if routed != events:
         sys.exit(f"relay routed {routed} of {events} events")
     return events / elapsed

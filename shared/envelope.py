@@ -1,5 +1,8 @@
 """The integration envelope every published event travels in (CloudEvents attributes
-plus `position` and `correlationid`), and the way back to a RecordedEvent."""
+plus `position` and `correlationid`), and the way back to a RecordedEvent.
+
+On the services' own exchanges a message carries a run of events of one type (see
+shared/relay.py); partners get one envelope per message."""
 from datetime import datetime
 
 from shared.eventstore import RecordedEvent
@@ -30,6 +33,13 @@ def to_envelope(service, event):
         "channel": metadata.get("channel"),
         "data": event.data,
     }
+
+
+def envelopes(body):
+    """The envelopes one message on a `<service>.events` exchange carries: a run of
+    consecutive events of one type (a JSON array, as the relay publishes them), or a
+    single envelope (an object)."""
+    return body if isinstance(body, list) else [body]
 
 
 def from_envelope(envelope):

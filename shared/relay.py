@@ -19,6 +19,8 @@ from shared.logwatch import LogWatch, follow
 log = logging.getLogger(__name__)
 
 PERSISTENT = 2
+RUN_LENGTH = 100
+"""Most events in one message on a service's exchange (see runs)."""
 
 
 def event_exchange(service):
@@ -74,6 +76,22 @@ def _message(body, envelope):
                              "nameko.causation_id": envelope["id"]})
 
 
+def runs(envelopes, longest=RUN_LENGTH):
+    """Consecutive envelopes of one type, at most `longest` together: each run is one
+    message. The broker's work is per message and per queue it reaches, about 0.1 ms
+    on this machine; an import of 300,000 observers, fanned out to five services,
+    spent more processor time in RabbitMQ than in the registry. A run keeps the log's
+    order, as each consumer's queue receives the messages in order."""
+    run = []
+    for envelope in envelopes:
+        if run and (envelope["type"] != run[0]["type"] or len(run) == longest):
+            yield run
+            run = []
+        run.append(envelope)
+    if run:
+        yield run
+
+
 class AmqpPublisher:
     """Publishes envelopes to `<service>.events`, a batch per AMQP transaction, and
     the partners' copies of the partner events (redacted, one per published version:
@@ -101,14 +119,15 @@ class AmqpPublisher:
     def _publish(self, envelopes):
         # py-amqp directly: kombu's Producer costs as much again per message here.
         publish_in_transaction(self._ensure_channel(), (
-            published for envelope in envelopes for published in self._copies(envelope)))
+            published for run in runs(envelopes) for published in self._copies(run)))
 
-    def _copies(self, envelope):
-        """The envelope for our exchange, then its partners' versions, if any."""
-        yield _message(json.dumps(envelope), envelope), self.exchange.name, envelope["type"]
-        if envelope["type"] in self.partner_events:
-            for routing_key, body in catalog.partner_bodies(self.service, envelope):
-                yield _message(body, envelope), catalog.PARTNER_EXCHANGE, routing_key
+    def _copies(self, run):
+        """The run for our exchange, then each envelope's partner versions, if any."""
+        yield _message(json.dumps(run), run[0]), self.exchange.name, run[0]["type"]
+        if run[0]["type"] in self.partner_events:
+            for envelope in run:
+                for routing_key, body in catalog.partner_bodies(self.service, envelope):
+                    yield _message(body, envelope), catalog.PARTNER_EXCHANGE, routing_key
 
     def _ensure_channel(self):
         if self._channel is None:

@@ -3,11 +3,11 @@ of this service, through the inbox, a batch per transaction.
 
 One nameko event handler per message costs a transaction per event, and concurrent
 handlers clash on whatever documents they share; a station list of 100,000 arrives in
-minutes that way. The subscriber takes up to `batch_size` messages from a durable queue
-of its own, applies the new ones in one transaction, and only then acks them all: a
-crash in between redelivers them, and the inbox skips what was applied. A message
-that is not an event envelope is parked in `unreadable_events`, so it neither stalls
-the read model behind it nor gets lost.
+minutes that way. The subscriber takes about `batch_size` events (a message carries a run
+of them) from a durable queue of its own, applies the new ones in one transaction, and
+only then acks them all: a crash in between redelivers them, and the inbox skips what
+was applied. A message that is not event envelopes is parked in `unreadable_events`,
+so it neither stalls the read model behind it nor gets lost.
 """
 import hashlib
 import logging
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from kombu import Connection, Consumer, Queue, binding
 
-from shared.envelope import from_envelope
+from shared.envelope import envelopes, from_envelope
 from shared.projections import Inbox, create_indexes
 from shared.relay import event_exchange
 
@@ -69,34 +69,38 @@ class Subscriber:
     def _consume(self, should_stop, idle, linger):
         with Connection(self.amqp_uri, heartbeat=0) as connection:
             channel = connection.channel()
-            channel.basic_qos(0, self.batch_size, False)
-            pending = []
-            with Consumer(channel, [self.queue], accept=["json"],
-                          on_message=pending.append):
+            # A message carries up to a run of events (shared/relay.py): this many
+            # messages in hand hold a batch or more.
+            channel.basic_qos(0, max(1, self.batch_size // 5), False)
+            pending, events = [], []
+
+            def take(message):
+                pending.append(message)
+                events.extend(self._read(message))
+            with Consumer(channel, [self.queue], accept=["json"], on_message=take):
                 while not should_stop():
                     try:
                         # Waiting long costs nothing when no batch is started.
                         connection.drain_events(timeout=idle if pending else linger)
-                        if len(pending) < self.batch_size:
+                        if len(events) < self.batch_size:
                             continue
                     except socket.timeout:
                         pass
                     if pending:
-                        events = self._read(pending)
                         self.inbox.apply_all(self.projection, events)
                         if self.then:
                             self.then(events)
                         pending[-1].ack(multiple=True)
                         pending.clear()
+                        events.clear()
 
-    def _read(self, messages):
-        events = []
-        for message in messages:
-            try:
-                events.append(from_envelope(message.decode()))
-            except Exception as exc:  # whatever the body is, it is not an event
-                self._park(message, exc)
-        return events
+    def _read(self, message):
+        """The events a message carries; none, parked, when it is not readable."""
+        try:
+            return [from_envelope(e) for e in envelopes(message.decode())]
+        except Exception as exc:  # whatever the body is, it is not an event
+            self._park(message, exc)
+            return []
 
     def _park(self, message, error):
         log.error("subscriber %s parked an unreadable message: %r", self.queue.name, error)

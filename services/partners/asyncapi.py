@@ -11,6 +11,7 @@ from services.partners import domain
 from services.partners.schemas import InboundReport, Replay
 from shared import catalog, config
 from shared.envelope import SPEC_VERSION, exchange_name
+from shared.relay import RUN_LENGTH
 
 JSON_PATH = config.ROOT / "docs" / "asyncapi.json"
 PAGE_PATH = config.ROOT / "docs" / "events.md"
@@ -52,12 +53,15 @@ def _amqp(exchange, routing_key):
         "x-routing-key": routing_key}}
 
 
-def _message(event_type, version, key, until=None):
+def _message(event_type, version, key, until=None, run=False):
+    """`run`: the body is a run of such envelopes (a service's own exchange)."""
+    envelope = {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {
+        "properties": {"type": {"const": event_type}, "data": {
+            "$ref": f"#/components/schemas/{key}"}}}]}
     message = {"name": event_type, "contentType": "application/json",
                "x-schema-version": version,
-               "payload": {"allOf": [{"$ref": "#/components/schemas/Envelope"}, {
-                   "properties": {"type": {"const": event_type}, "data": {
-                       "$ref": f"#/components/schemas/{key}"}}}]}}
+               "payload": {"type": "array", "minItems": 1, "maxItems": RUN_LENGTH,
+                           "items": envelope} if run else envelope}
     if until is not None:
         message["x-deprecated-until"] = until.isoformat()
     return message
@@ -92,7 +96,7 @@ def document():
             key = f"{service}.{event_type}"
             schemas[key] = json_schema(schema)
             messages[key] = _message(
-                event_type, catalog.schema_version(service, event_type), key)
+                event_type, catalog.schema_version(service, event_type), key, run=True)
             channels[f"{exchange_name(service)}/{event_type}"] = {
                 "subscribe": {"message": {"$ref": f"#/components/messages/{key}"}},
                 "bindings": _amqp(exchange_name(service), event_type)}
@@ -118,7 +122,10 @@ def document():
                      "too, on its own routing key (`...<type>.v<n>`), for "
                      f"{DEPRECATION_DAYS} days after the new one ships: the date each "
                      "older version is published until is stated with it "
-                     "(x-deprecated-until).")},
+                     "(x-deprecated-until). On a service's own exchange "
+                     "(`<service>.events`) a message carries a run of consecutive events "
+                     f"of one type, a JSON array of up to {RUN_LENGTH} envelopes; on "
+                     f"`{catalog.PARTNER_EXCHANGE}` a message is one envelope.")},
         "x-deprecation-days": DEPRECATION_DAYS,
         "defaultContentType": "application/json",
         "channels": dict(sorted(channels.items())),
@@ -136,7 +143,8 @@ def page(doc):
         operation = spec.get("subscribe") or spec["publish"]
         ref = operation["message"].get("$ref", "")
         message = doc["components"]["messages"].get(ref.rpartition("/")[2], {})
-        schema_ref = (message["payload"]["allOf"][1]["properties"]["data"]["$ref"]
+        envelope = message and message["payload"].get("items", message["payload"])
+        schema_ref = (envelope["allOf"][1]["properties"]["data"]["$ref"]
                       if message else operation["message"]["payload"]["$ref"])
         schema = doc["components"]["schemas"][schema_ref.rpartition("/")[2]]
         described = ", ".join(

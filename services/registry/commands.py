@@ -10,6 +10,7 @@ from services.registry import imports
 from services.registry.domain import (District, Observer, Organization, PollingStation,
                                       Region, sms_code)
 from shared.commands import Command, execute, execute_all, in_chunks
+from shared.envelope import envelopes
 from shared.errors import Problem, Rejected, problems_from_messages
 from shared.eventstore import UniquenessError
 
@@ -100,12 +101,25 @@ def verify_observer_phone(log, command, phone_region, idempotency_key=None):
     return execute(log, Observer, command["observer_id"], decide, idempotency_key)
 
 
-def follow_status(log, envelope):
-    """Notes a training or deployment event about an observer, moving their status."""
-    observer_id = envelope["data"].get("observer_id")
-    if observer_id:
-        execute(log, Observer, observer_id,
-                lambda o: o.follow(envelope["type"], envelope["id"], envelope["data"]))
+def follow_status(log, body):
+    """Notes training or deployment events about observers (a message's run of them),
+    moving their status. Each is recorded as caused by its event; a round decides each
+    observer once, so two events about one observer are decided one after the other."""
+    pending = [e for e in envelopes(body) if e["data"].get("observer_id")]
+    while pending:
+        wave, later, seen = [], [], set()
+        for envelope in pending:
+            observer_id = envelope["data"]["observer_id"]
+            (later if observer_id in seen else wave).append(envelope)
+            seen.add(observer_id)
+        for outcome in execute_all(log, [Command(
+                Observer, e["data"]["observer_id"],
+                lambda o, e=e: o.follow(e["type"], e["id"], e["data"]),
+                metadata={**log.metadata, "causation_id": e["id"],
+                          "correlation_id": e.get("correlationid")}) for e in wave]):
+            if isinstance(outcome, Exception):
+                raise outcome
+        pending = later
 
 
 def _phone_taken(clash):

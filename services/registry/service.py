@@ -53,38 +53,39 @@ class RegistryService:
         return ObserverView().dump(commands.verify_observer_phone(
             self.log, command, config.default_phone_region(), idempotency_key))
 
-    # Training and deployment move an observer's status along (domain.ACTIVITIES).
+    # Training and deployment move an observer's status along (domain.ACTIVITIES); a
+    # message carries a run of events of one type.
     @event_handler("training", "ObserverEnrolled")
-    def on_enrolled(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_enrolled(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("training", "EnrollmentConfirmed")
-    def on_enrollment_confirmed(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_enrollment_confirmed(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("training", "EnrollmentWithdrawn")
-    def on_enrollment_withdrawn(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_enrollment_withdrawn(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("training", "ObserverCertified")
-    def on_certified(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_certified(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("training", "CertificationRevoked")
-    def on_certification_revoked(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_certification_revoked(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("training", "CertificationExpired")
-    def on_certification_expired(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_certification_expired(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("deployment", "ObserverAssigned")
-    def on_assigned(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_assigned(self, run):
+        commands.follow_status(self.log, run)
 
     @event_handler("deployment", "AssignmentWithdrawn")
-    def on_assignment_withdrawn(self, envelope):
-        commands.follow_status(self.log, envelope)
+    def on_assignment_withdrawn(self, run):
+        commands.follow_status(self.log, run)
 
     @rpc
     @replies(RegisterOrganization())

@@ -6,9 +6,10 @@ import amqp
 import pytest
 from kombu import Connection, Queue
 
+from shared.envelope import envelopes
 from shared.eventstore import ANY, NewEvent
-from shared.relay import (AmqpPublisher, Relay, event_exchange, publish_in_transaction,
-                          transactional_channel)
+from shared.relay import (RUN_LENGTH, AmqpPublisher, Relay, event_exchange,
+                          publish_in_transaction, transactional_channel)
 
 SERVICE = "relaytest"
 
@@ -31,7 +32,8 @@ def drain(connection, queue):
             message = simple.get(timeout=0.5)
         except simple.Empty:
             break
-        messages.append((message.delivery_info["routing_key"], json.loads(message.body)))
+        messages.extend((message.delivery_info["routing_key"], envelope)
+                        for envelope in envelopes(json.loads(message.body)))
         message.ack()
     simple.close()
     return messages
@@ -59,6 +61,32 @@ def test_publishes_envelopes_by_event_type(store, amqp_uri, bound_queue):
     assert envelope["correlationid"] == "corr-1"
     assert envelope["data"] == {"name": "Aida"}
     assert relay.checkpoint == 1
+
+
+def test_a_message_carries_a_run_of_events_of_one_type_in_the_logs_order(
+        store, amqp_uri, bound_queue):
+    types = ["ObserverRegistered"] * (RUN_LENGTH + 2) + ["ObserverUpdated",
+                                                         "ObserverRegistered"]
+    for i, event_type in enumerate(types):
+        store.append(f"obs-{i}", ANY, [NewEvent(event_type, {"i": i})])
+    Relay(SERVICE, store, AmqpPublisher(amqp_uri, SERVICE),
+          batch_size=len(types)).run_once()
+    connection, queue = bound_queue
+    consumer = connection.SimpleQueue(queue)
+    runs = []
+    while True:
+        try:
+            message = consumer.get(timeout=0.5)
+        except consumer.Empty:
+            break
+        runs.append((message.delivery_info["routing_key"],
+                     [e["position"] for e in json.loads(message.body)]))
+        message.ack()
+    consumer.close()
+    assert runs == [("ObserverRegistered", list(range(1, RUN_LENGTH + 1))),
+                    ("ObserverRegistered", [RUN_LENGTH + 1, RUN_LENGTH + 2]),
+                    ("ObserverUpdated", [RUN_LENGTH + 3]),
+                    ("ObserverRegistered", [RUN_LENGTH + 4])]
 
 
 def test_events_written_while_the_relay_was_down_go_out_after_restart(

@@ -78,7 +78,7 @@ def test_a_coordinator_registers_an_observer_through_the_running_platform(
         assert eventually(read) == {"fullName": "Nurlan Asanov",
                                     "phones": [{"number": "+996700111222", "verified": False}],
                                     "region": "KG-Y"}
-        envelope = json.loads(connection.SimpleQueue(queue).get(timeout=10).body)
+        [envelope] = json.loads(connection.SimpleQueue(queue).get(timeout=10).body)
         assert (envelope["type"], envelope["subject"]) == ("ObserverRegistered", observer_id)
 
 

@@ -133,7 +133,7 @@ def publish(amqp_uri, service, event_type, observer_id, event_id=None, **data):
         metadata={"occurred_at": datetime.now(timezone.utc)}))
     with Connection(amqp_uri) as connection:
         producer = connection.Producer(exchange=event_exchange(service))
-        producer.publish(json.dumps(envelope), routing_key=event_type,
+        producer.publish(json.dumps([envelope]), routing_key=event_type,
                          content_type="application/json", declare=[event_exchange(service)])
     return envelope["id"]
 

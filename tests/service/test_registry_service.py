@@ -34,7 +34,7 @@ def test_registers_an_observer_and_relays_the_event(registry, service_config, am
             assert stored["region"] == "KG-C"
 
         message = connection.SimpleQueue(queue).get(timeout=10)
-        envelope = json.loads(message.body)
+        [envelope] = json.loads(message.body)  # a run of one
         assert envelope["type"] == "ObserverRegistered"
         assert envelope["subject"] == observer["id"]
         assert envelope["data"]["phones"] == ["+996555123456"]
