@@ -1,6 +1,7 @@
 """The registry's command handlers: from a validated request to aggregates decided and
 appended. Plain Python over the injected event log, so they run the same in the
 service and in a benchmark."""
+import logging
 import uuid
 from collections import Counter
 
@@ -14,6 +15,7 @@ from shared.envelope import envelopes
 from shared.errors import Problem, Rejected, problems_from_messages
 from shared.eventstore import UniquenessError
 
+logger = logging.getLogger(__name__)
 OBSERVER_COLUMNS = ("full_name", "phone", "region_code")
 # Where a command field's problem shows in an observer file.
 OBSERVER_FILE_COLUMN = {"phones": "phone", "region": "region_code",
@@ -105,7 +107,7 @@ def follow_status(log, body):
     """Notes training or deployment events about observers (a message's run of them),
     moving their status. Each is recorded as caused by its event; a round decides each
     observer once, so two events about one observer are decided one after the other."""
-    pending = [e for e in envelopes(body) if e["data"].get("observer_id")]
+    pending = [e for e in envelopes(body) if _names_an_observer(e)]
     while pending:
         wave, later, seen = [], [], set()
         for envelope in pending:
@@ -120,6 +122,17 @@ def follow_status(log, body):
             if isinstance(outcome, Exception):
                 raise outcome
         pending = later
+
+
+def _names_an_observer(envelope):
+    """Whether an envelope is an event about an observer. Anything else is logged and
+    left out: the run is retried when it fails, and must not fail for ever over it."""
+    try:
+        return bool(envelope["id"] and envelope["type"] and
+                    envelope["data"].get("observer_id"))
+    except (KeyError, TypeError, AttributeError):
+        logger.error("not an event about an observer, left out: %.300r", envelope)
+        return False
 
 
 def _phone_taken(clash):

@@ -1,5 +1,7 @@
 """Registry entrypoints. Commands answer {"ok": true, "data"} or {"ok": false,
 "errors"}; queries read the projections."""
+import functools
+
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
@@ -13,6 +15,10 @@ from services.registry.schemas import (ImportFile, ObserverView, OrganizationVie
                                        VerifyObserverPhone)
 from shared import config
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
+
+# A run that failed (the store did not answer) goes back to its queue to be tried
+# again, rather than being acknowledged and lost.
+following = functools.partial(event_handler, requeue_on_error=True)
 
 
 class RegistryService:
@@ -55,35 +61,35 @@ class RegistryService:
 
     # Training and deployment move an observer's status along (domain.ACTIVITIES); a
     # message carries a run of events of one type.
-    @event_handler("training", "ObserverEnrolled")
+    @following("training", "ObserverEnrolled")
     def on_enrolled(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("training", "EnrollmentConfirmed")
+    @following("training", "EnrollmentConfirmed")
     def on_enrollment_confirmed(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("training", "EnrollmentWithdrawn")
+    @following("training", "EnrollmentWithdrawn")
     def on_enrollment_withdrawn(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("training", "ObserverCertified")
+    @following("training", "ObserverCertified")
     def on_certified(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("training", "CertificationRevoked")
+    @following("training", "CertificationRevoked")
     def on_certification_revoked(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("training", "CertificationExpired")
+    @following("training", "CertificationExpired")
     def on_certification_expired(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("deployment", "ObserverAssigned")
+    @following("deployment", "ObserverAssigned")
     def on_assigned(self, run):
         commands.follow_status(self.log, run)
 
-    @event_handler("deployment", "AssignmentWithdrawn")
+    @following("deployment", "AssignmentWithdrawn")
     def on_assignment_withdrawn(self, run):
         commands.follow_status(self.log, run)
 

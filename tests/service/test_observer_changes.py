@@ -125,24 +125,36 @@ def test_a_suspended_observer_stays_suspended(gateway):
     assert again["errors"][0]["code"] == "ALREADY_SUSPENDED"
 
 
-def publish(amqp_uri, service, event_type, observer_id, event_id=None, **data):
-    """An event as the training or deployment service's relay would publish it."""
-    envelope = to_envelope(service, RecordedEvent(
+def envelope(service, event_type, observer_id, event_id=None, **data):
+    return to_envelope(service, RecordedEvent(
         id=event_id or str(uuid.uuid4()), stream_id=observer_id, version=1, position=1,
         type=event_type, schema_version=1, data={"observer_id": observer_id, **data},
         metadata={"occurred_at": datetime.now(timezone.utc)}))
+
+
+def publish_run(amqp_uri, service, event_type, run):
+    """A run of events as the training or deployment service's relay publishes it."""
     with Connection(amqp_uri) as connection:
         producer = connection.Producer(exchange=event_exchange(service))
-        producer.publish(json.dumps([envelope]), routing_key=event_type,
+        producer.publish(json.dumps(run), routing_key=event_type,
                          content_type="application/json", declare=[event_exchange(service)])
-    return envelope["id"]
+
+
+def publish(amqp_uri, service, event_type, observer_id, event_id=None, **data):
+    event = envelope(service, event_type, observer_id, event_id, **data)
+    publish_run(amqp_uri, service, event_type, [event])
+    return event["id"]
+
+
+def status_of(gateway, observer_id):
+    return (gateway(READ, {"id": observer_id})["data"]["observer"] or {}).get("status")
 
 
 def test_status_follows_training_and_deployment(gateway, amqp_uri, registry_events):
     observer_id = register(gateway)
 
     def status():
-        return (gateway(READ, {"id": observer_id})["data"]["observer"] or {}).get("status")
+        return status_of(gateway, observer_id)
     eventually(lambda: gateway(READ, {"id": observer_id})["data"]["observer"])
     certified = publish(amqp_uri, "training", "ObserverCertified", observer_id,
                         certification_id="c1")
@@ -165,6 +177,19 @@ def test_status_follows_training_and_deployment(gateway, amqp_uri, registry_even
     # The read model has the suspension once it has caught up with the log.
     assert eventually(lambda: projections_caught_up(registry_events.database))
     assert status() == "suspended"
+
+
+def test_a_run_is_followed_without_what_in_it_is_not_an_event(gateway, amqp_uri,
+                                                              registry_events):
+    first, second = register(gateway), register(gateway, phone="+996700000002")
+    eventually(lambda: status_of(gateway, first) and status_of(gateway, second))
+    publish_run(amqp_uri, "training", "ObserverCertified", [
+        envelope("training", "ObserverCertified", first, certification_id="c1"),
+        {"id": "x", "data": "not an event"},
+        envelope("training", "ObserverCertified", second, certification_id="c2")])
+    assert eventually(lambda: (status_of(gateway, first), status_of(gateway, second))
+                      == ("certified", "certified"))
+    assert registry_events.count_documents({"type": "ObserverStatusChanged"}) == 2
 
 
 def test_a_retried_command_is_answered_as_the_first_time_not_decided_again(
