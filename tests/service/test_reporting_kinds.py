@@ -1,7 +1,7 @@
 """Incident, turnout and protocol forms submitted like any checklist (the SMS and
 partner channels): each feeds the same incident, turnout record or results as the
 GraphQL mutations do, with the same flags and checks."""
-from tests.service.conftest import eventually
+from tests.service.conftest import eventually, projections_caught_up
 from tests.service.test_reporting import assign, field  # noqa: F401 a fixture
 
 CHOICE = "single_choice"
@@ -116,8 +116,10 @@ def test_a_turnout_form_feeds_the_turnout_record_with_its_flags(reporting, field
                                              observer_id="o-2", station_code="1002",
                                              sender_verified=False))["data"]
     assert unverified["verified"] is False and "not_assigned" in unverified["flags"]
-    assert eventually(lambda: {p["checkpoint"]: (p["voters"], p["stations"])
-                               for p in reporting.turnout("KG-C")}.get("10:00") == (100, 1))
+    # 10:00's figure is right from the first event on: wait for the whole log.
+    assert eventually(lambda: projections_caught_up(reporting_db))
+    assert {p["checkpoint"]: (p["voters"], p["stations"])
+            for p in reporting.turnout("KG-C")}["10:00"] == (100, 1)
     assert reporting_db["turnout"].find_one({"_id": "1001"})["checkpoints"]["12:00"][
         "voters"] == 50
 
