@@ -37,10 +37,9 @@ def own_region(viewer, region):
 
 
 def within_own_region(viewer, filter):
-    """`filter` confined to a regional coordinator's region (see own_region)."""
+    """Confines `filter`, in place, to a regional coordinator's region (own_region)."""
     if viewer.role == "regional_coordinator":
         filter["region"] = own_region(viewer, filter.get("region"))
-    return filter
 
 
 def require_region(viewer, region):

@@ -345,8 +345,8 @@ class Query(graphene.ObjectType):
     @allow(*COORDINATORS, "partner")
     def resolve_coverage(root, info, region=None):
         viewer = info.context.viewer
-        region = own_region(viewer, region)
-        if region or viewer.role in ("regional_coordinator", "partner"):
+        region = own_region(viewer, region)  # a regional coordinator's is checked there
+        if region or viewer.role == "partner":
             require_region(viewer, region)
         return info.context.call("deployment", "coverage", region)
 

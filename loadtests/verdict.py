@@ -26,7 +26,7 @@ def crashes(path):
         return sum(int(row["Count"]) for row in csv.DictReader(f))
 
 
-def checks(run, floor, load, reconciled, crashed=0):
+def checks(run, floor, load, reconciled, crashed):
     """[(objective, measured, passed)]."""
     load_s = load["stopped_at"] - load["started_at"]
     reports = {name: row for name, row in run.items() if name.startswith(REPORT_PREFIXES)}
