@@ -13,7 +13,6 @@ counter); one transaction per batch does not. The counter still serializes commi
 reader never sees position n+1 before position n is visible.
 """
 import logging
-import os
 import queue
 import secrets
 import threading
@@ -22,6 +21,8 @@ from datetime import datetime, timezone
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.ids import new_ids
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class EventStore:
                 "data": event.data,
                 "metadata": metadata,
             } for i, (event, event_id) in enumerate(
-                zip(request.events, _event_ids(len(request.events))), start=1)]
+                zip(request.events, new_ids(len(request.events))), start=1)]
             heads[request.stream_id] = head + len(new_docs)
             docs.extend(new_docs)
             event_ids = [d["_id"] for d in new_docs]
@@ -426,15 +427,6 @@ class EventStore:
             id=doc["_id"], stream_id=doc["stream_id"], version=doc["version"],
             position=doc["position"], type=doc["type"], schema_version=schema_version,
             data=data, metadata=doc["metadata"])
-
-
-def _event_ids(count):
-    """`count` random version-4 UUIDs as text, from one urandom call: six times
-    cheaper than str(uuid.uuid4()) each, which showed in imports' profiles."""
-    raw = os.urandom(16 * count).hex()
-    return [f"{raw[i:i + 8]}-{raw[i + 8:i + 12]}-4{raw[i + 13:i + 16]}-"
-            f"{'89ab'[int(raw[i + 16], 16) & 3]}{raw[i + 17:i + 20]}-{raw[i + 20:i + 32]}"
-            for i in range(0, 32 * count, 32)]
 
 
 def queued_batch(waiting, largest):

@@ -3,7 +3,6 @@ a submission in reporting (or a check-in in deployment) and a reply; the appeals
 broadcasts. Plain Python over the injected event log, read models and partner
 services, so they run the same in the service and in a test."""
 import re
-import uuid
 from datetime import datetime, timezone
 
 from services.hotline import replies
@@ -15,6 +14,7 @@ from services.registry.domain import normalize_phone
 from shared import config
 from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
+from shared.ids import new_id
 
 CHECK_IN_PREFIX = "CI"
 """`CI<observer code>[ST<station>]`: arrived at the assigned (or given) station."""
@@ -34,7 +34,7 @@ def receive_sms(log, hotline, partners, message, now):
     {"reply", "status", "problems"} (reply None: send nothing). Raises Unavailable
     after logging when reporting or deployment did not answer."""
     number, ignored = _sender(message["sender"])
-    received = dict(message_id=str(uuid.uuid4()), sender=number, text=message["text"],
+    received = dict(message_id=new_id(), sender=number, text=message["text"],
                     gateway_id=message.get("gateway_id"),
                     received_at=_moment(message.get("received_at"), now),
                     logged_at=iso(now), raw_base64=message.get("raw_base64"))
@@ -237,7 +237,7 @@ def overdue_hours():
 
 
 def open_appeal(log, command, now, idempotency_key=None):
-    appeal_id = str(uuid.uuid4())
+    appeal_id = new_id()
     return execute(log, Appeal, Appeal.stream(appeal_id),
                    lambda a: a.open(now, overdue_hours(), **command), idempotency_key,
                    new=True)
@@ -282,7 +282,7 @@ def comment_appeal(log, command, now, idempotency_key=None):
 
 
 def define_faq(log, command, idempotency_key=None):
-    faq_id = command.get("faq_id") or str(uuid.uuid4())
+    faq_id = command.get("faq_id") or new_id()
     return execute(log, Faq, Faq.stream(faq_id), lambda f: f.define(
         command["question"], command["answer"], command.get("category")), idempotency_key)
 
@@ -299,7 +299,7 @@ def broadcast(log, hotline, provider, command, now, idempotency_key=None):
     """Sends `text` to the observers `filter` selects: recorded first, then handed to
     the SMS provider. Returns the broadcast with how many it reached."""
     recipients = hotline.recipients(command["filter"])
-    sent = execute(log, Broadcast, Broadcast.stream(str(uuid.uuid4())), lambda b: b.send(
+    sent = execute(log, Broadcast, Broadcast.stream(new_id()), lambda b: b.send(
         command["text"], command["filter"], recipients, now, command.get("sent_by")),
         idempotency_key, new=True)
     [event] = [e for e in sent.pending if isinstance(e, BroadcastSent)] or [None]

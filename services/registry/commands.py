@@ -2,7 +2,6 @@
 appended. Plain Python over the injected event log, so they run the same in the
 service and in a benchmark."""
 import logging
-import uuid
 from collections import Counter
 
 from marshmallow import ValidationError
@@ -14,6 +13,7 @@ from shared.commands import Command, execute, execute_all, in_chunks
 from shared.envelope import envelopes
 from shared.errors import Problem, Rejected, problems_from_messages
 from shared.eventstore import UniquenessError
+from shared.ids import new_id, new_ids
 
 logger = logging.getLogger(__name__)
 OBSERVER_COLUMNS = ("full_name", "phone", "region_code")
@@ -27,7 +27,7 @@ SMS_CODE_ATTEMPTS = 3
 
 
 def register_organization(log, command, idempotency_key=None):
-    return execute(log, Organization, str(uuid.uuid4()),
+    return execute(log, Organization, new_id(),
                    lambda o: o.register(**command), idempotency_key, new=True)
 
 
@@ -55,10 +55,11 @@ def register_observers(log, commands, phone_region, idempotency_keys=None):
             break
         numbers, key = log.reserve("sms_codes", len(todo))
         results = execute_all(log, [Command(
-            Observer, str(uuid.uuid4()),
+            Observer, observer_id,
             lambda o, c=commands[i], n=n: o.register(**c, sms_code=sms_code(n, key),
                                                      phone_region=phone_region),
-            keys[i], new=True) for i, n in zip(todo, numbers)])
+            keys[i], new=True)
+            for i, n, observer_id in zip(todo, numbers, new_ids(len(todo)))])
         retry = []
         for i, result in zip(todo, results):
             if isinstance(result, UniquenessError) and result.namespace == "sms_code":

@@ -13,12 +13,13 @@ from shared.commands import (Command, execute, execute_all, execute_one,
                              replay_stream)
 from shared.errors import Problem, Rejected
 from shared.eventstore import UniquenessError
+from shared.ids import new_id
 
 
 def publish_form(log, command, idempotency_key=None):
     """A new form, or the next version of `form_id`; returns the form."""
     command = dict(command)
-    form_id = command.pop("form_id") or str(uuid.uuid4())
+    form_id = command.pop("form_id") or new_id()
     try:
         return execute(log, Form, Form.stream(form_id),
                        lambda form: form.publish(form_id, **command), idempotency_key)
@@ -258,7 +259,7 @@ def report_incident(log, reporting, command, channel, idempotency_key=None):
     reporter = Reporter.of(reporting, command, channel)
     facts = {k: command[k] for k in ("category", "severity", "description",
                                      "occurred_at", "evidence")}
-    return execute_one(log, incident_command(reporter, str(uuid.uuid4()), facts,
+    return execute_one(log, incident_command(reporter, new_id(), facts,
                                              idempotency_key, new=True))
 
 

@@ -2,13 +2,13 @@
 appended. Plain Python over the injected event log and read models, so they run the
 same in the service and in a test."""
 import threading
-import uuid
 from collections import defaultdict
 
 from services.training.domain import (Course, EnrollmentConfirmed, ObserverCertified,
                                       Programme, Session, Trainee)
 from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
+from shared.ids import new_id
 
 
 def load(log, cls, key):
@@ -16,14 +16,14 @@ def load(log, cls, key):
 
 
 def define_course(log, command, idempotency_key=None):
-    return execute(log, Course, Course.stream(str(uuid.uuid4())),
+    return execute(log, Course, Course.stream(new_id()),
                    lambda c: c.define(**command), idempotency_key, new=True)
 
 
 def schedule_session(log, command, idempotency_key=None):
     command = dict(command)
     course = load(log, Course, command.pop("course_id"))
-    return execute(log, Session, Session.stream(str(uuid.uuid4())),
+    return execute(log, Session, Session.stream(new_id()),
                    lambda s: s.schedule(course, **command), idempotency_key, new=True)
 
 
@@ -61,7 +61,7 @@ def enroll_observer(log, training, command, now, idempotency_key=None):
                                                          trial.facts["course_id"], now)
 
     def decide(session):
-        session.enroll(str(uuid.uuid4()), observer_id, observer, now, certified=certified)
+        session.enroll(new_id(), observer_id, observer, now, certified=certified)
     # What the session would refuse is refused before any time is booked.
     _scoped(command, decide)(trial)
     trainee = execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.book(trial))
@@ -99,7 +99,7 @@ def record_assessment(log, command, now, idempotency_key=None):
     """Records scores; returns who of them were certified by it."""
     session = _on_session(log, command, lambda s: s.record_assessments(
         [(s_["observer_id"], s_["score"]) for s_ in command["scores"]], now,
-        lambda: str(uuid.uuid4())), idempotency_key)
+        lambda: new_id()), idempotency_key)
     return {"session_id": session.key, "assessed": len(command["scores"]),
             "certified": [e.observer_id for e in session.pending
                           if isinstance(e, ObserverCertified)]}
@@ -149,7 +149,7 @@ def define_programme(log, training, command, idempotency_key=None):
     streams = log.read_streams({Course.stream(c) for c in command["course_ids"]})
     courses = {c for c in command["course_ids"] if Course.stream(c) in streams}
     organizations = training.organizations(command["organization_ids"])
-    return execute(log, Programme, Programme.stream(str(uuid.uuid4())),
+    return execute(log, Programme, Programme.stream(new_id()),
                    lambda p: p.define(**command, known_courses=courses,
                                       known_organizations=organizations),
                    idempotency_key, new=True)
