@@ -12,12 +12,13 @@ bumps the shared position counter collapses under concurrency (write conflicts o
 counter); one transaction per batch does not. The counter still serializes commits, so a
 reader never sees position n+1 before position n is visible.
 """
+import contextlib
 import logging
 import queue
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -33,6 +34,8 @@ NO_STREAM = 0
 
 _MAX_BATCH = 2000
 _MAX_ATTEMPTS = 10
+BULK_MARK_S = 15
+"""How long a bulk import's mark outlives its last renewal (see EventStore.bulk)."""
 
 
 class ConcurrencyError(Exception):
@@ -147,6 +150,7 @@ class EventStore:
         self.counters = db["counters"]
         self.commands = db["commands"]
         self.claims = db["claims"]
+        self.bulk_marks = db["bulk_marks"]
         self.upcasters = upcasters or Upcasters()
         self._queue = queue.Queue()
         self._committer = None
@@ -199,6 +203,34 @@ class EventStore:
             {"$inc": {"value": count}, "$setOnInsert": {"key": secrets.token_hex(16)}},
             upsert=True, return_document=ReturnDocument.AFTER)
         return range(doc["value"] - count, doc["value"]), doc["key"]
+
+    @contextlib.contextmanager
+    def bulk(self):
+        """Marks a bulk import as running while the block runs; the relay holds the
+        log's events back meanwhile (see Relay.run_once). The mark is renewed every
+        third of BULK_MARK_S, so one left by a process that died lapses by itself."""
+        mark, done = {"_id": secrets.token_hex(8)}, threading.Event()
+
+        def renew():
+            until = datetime.now(timezone.utc) + timedelta(seconds=BULK_MARK_S)
+            self.bulk_marks.replace_one(mark, {"until": until}, upsert=True)
+
+        def keep_renewing():
+            while not done.wait(BULK_MARK_S / 3):
+                renew()
+        renew()
+        renewer = threading.Thread(target=keep_renewing, name="bulk-mark", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+            self.bulk_marks.delete_one(mark)
+
+    def bulk_running(self):
+        return self.bulk_marks.find_one(
+            {"until": {"$gt": datetime.now(timezone.utc)}}, {"_id": 1}) is not None
 
     def close(self):
         with self._lock:

@@ -162,7 +162,13 @@ class Relay:
         return doc["position"] if doc else 0
 
     def run_once(self):
-        """Publish the next batch; returns how many events went out."""
+        """Publish the next batch; returns how many events went out.
+
+        Nothing goes out while a bulk import runs (EventStore.bulk): every consumer's
+        share of it would compete with the import inside mongod, where the jobs'
+        niceness does not reach. They take it in once the import has ended."""
+        if self.store.bulk_running():
+            return 0
         events = self.store.read_all(self.checkpoint, limit=self.batch_size)
         if not events:
             return 0

@@ -141,6 +141,9 @@ class BoundEventLog:
     def reserve(self, sequence, count):
         return self.store.reserve(sequence, count)
 
+    def bulk(self):
+        return self.store.bulk()
+
     def read_streams(self, stream_ids):
         return self.store.read_streams(stream_ids)
 

@@ -177,7 +177,8 @@ def import_observers(log, references, schema, data, phone_region):
                 raise outcome  # not a row's fault: the store failed
         return problems, sum(not isinstance(o, Exception) for o in outcomes)
 
-    results = in_chunks(rows, import_chunk)
+    with log.bulk():
+        results = in_chunks(rows, import_chunk)
     return imports.report(rows, [p for problems, _ in results for p in problems],
                           imported=sum(registered for _, registered in results))
 
@@ -241,10 +242,11 @@ def import_polling_stations(log, data):
     regions = {p["region"]["code"]: p["region"] for _, p in parsed}
     districts = {p["district"]["code"]: p["district"] for _, p in parsed}
     # Regions before districts before stations: consumers meet them in that order.
-    counts = {name: _define_all(log, cls, list(facts)) for name, cls, facts in (
-        ("regions", Region, regions.values()),
-        ("districts", District, districts.values()),
-        ("stations", PollingStation, [p["station"] for _, p in parsed]))}
+    with log.bulk():
+        counts = {name: _define_all(log, cls, list(facts)) for name, cls, facts in (
+            ("regions", Region, regions.values()),
+            ("districts", District, districts.values()),
+            ("stations", PollingStation, [p["station"] for _, p in parsed]))}
     return imports.report(rows, problems, **counts)
 
 

@@ -1,6 +1,7 @@
 """The relay publishes the log to RabbitMQ at least once, resuming from its checkpoint."""
 import json
 import uuid
+from datetime import datetime, timezone
 
 import amqp
 import pytest
@@ -105,6 +106,22 @@ def test_events_written_while_the_relay_was_down_go_out_after_restart(
     # At least once: the crashed batch arrives twice, nothing is missing.
     assert positions == [1, 2, 3, 1, 2, 3, 4, 5]
     assert restarted.checkpoint == 5
+
+
+def test_a_bulk_import_holds_its_events_back_until_it_ends(store, amqp_uri, bound_queue):
+    relay = Relay(SERVICE, store, AmqpPublisher(amqp_uri, SERVICE))
+    with store.bulk():
+        store.append("s-1", ANY, [NewEvent("Happened", {})])
+        assert store.bulk_running()
+        assert relay.run_once() == 0
+    assert not store.bulk_running()
+    assert relay.run_once() == 1
+    assert [envelope["position"] for _, envelope in drain(*bound_queue)] == [1]
+
+
+def test_a_bulk_mark_left_by_a_process_that_died_lapses(store):
+    store.bulk_marks.insert_one({"_id": "died", "until": datetime.now(timezone.utc)})
+    assert not store.bulk_running()
 
 
 def test_nameko_handlers_get_the_correlation_and_causation(store, amqp_uri, bound_queue):
