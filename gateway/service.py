@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import eventlet
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from gateway.context import Context
@@ -17,7 +16,7 @@ from gateway.http import http
 from gateway.schema import schema
 from gateway.sms import inbound_message
 from shared import auth, config
-from shared.runtime import RequestContext
+from shared.runtime import RequestContext, RpcProxy
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
 SERVICES = ("registry", "training", "deployment", "reporting", "hotline")

@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timezone
 
 import eventlet
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.hotline import commands
@@ -19,7 +19,7 @@ from services.hotline.schemas import (AnswerAppeal, AssignAppeal, CommentAppeal,
                                       DefineFaq, EscalateAppeal, InboundSms,
                                       MessageFilter, OnAppeal, OpenAppeal, SendBroadcast)
 from shared.errors import Problem, Rejected
-from shared.runtime import EventLog, ReadModel, RequestContext, replies
+from shared.runtime import EventLog, ReadModel, RequestContext, RpcProxy, replies
 
 log = logging.getLogger(__name__)
 PARTNER_TIMEOUT_S = 10
