@@ -264,9 +264,10 @@ def escalate_appeal(log, command, now, idempotency_key=None):
         command["group"], command["reason"], now), idempotency_key)
 
 
-def answer_appeal(log, hotline, command, now, idempotency_key=None):
+def answer_appeal(log, command, now, idempotency_key=None):
     faq_id = command.get("faq_id")
-    if faq_id and not hotline.faq_exists(faq_id):
+    # The log, not the FAQ's read model: a question defined a moment ago is there.
+    if faq_id and not log.read_stream(Faq.stream(faq_id)):
         raise Rejected(Problem("UNKNOWN_FAQ", f"there is no question {faq_id}", "faq_id"))
     return _on_appeal(log, command, lambda a: a.answer(command["answer"], faq_id, now),
                       idempotency_key)

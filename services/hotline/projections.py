@@ -211,9 +211,6 @@ class AppealQueries:
     def faq(self):
         return [with_id(f) for f in self.db["faq"].find(sort=[("question", ASCENDING)])]
 
-    def faq_exists(self, faq_id):
-        return self.db["faq"].count_documents({"_id": faq_id}, limit=1) > 0
-
     def past_due(self, now, limit=1000):
         return [d["_id"] for d in self.db["appeals"].find(
             {"status": {"$in": ["new", "in_progress", "escalated"]}, "overdue": False,

@@ -106,7 +106,7 @@ class HotlineService:
     @rpc
     @replies(AnswerAppeal())
     def answer_appeal(self, command, idempotency_key=None):
-        return self._appeal(commands.answer_appeal(self.log, self.hotline, command, now(),
+        return self._appeal(commands.answer_appeal(self.log, command, now(),
                                                    idempotency_key))
 
     @rpc
