@@ -3,7 +3,7 @@ import logging
 import re
 
 import eventlet
-from nameko.exceptions import RemoteError
+from nameko.exceptions import RemoteError, RpcTimeout
 
 from gateway.errors import INTERNAL, SERVICE_UNAVAILABLE, GatewayError
 
@@ -13,17 +13,22 @@ RPC_TIMEOUT = 10.0
 
 
 class Context:
-    def __init__(self, viewer, services, timeout=RPC_TIMEOUT):
+    def __init__(self, viewer, services, gathered=None, timeout=RPC_TIMEOUT):
+        """`gathered`: {(service, method): call} for the methods whose calls go in
+        rounds with other requests' (shared.runtime.Gathered)."""
         self.viewer = viewer
         self.services = services
+        self.gathered = gathered or {}
         self.timeout = timeout
 
     def call(self, service, method, *args, timeout=None, **kwargs):
         """An RPC call that fails as a coded GraphQL error, never as a hang."""
         try:
             with eventlet.Timeout(timeout or self.timeout):
-                return getattr(self.services[service], method)(*args, **kwargs)
-        except eventlet.Timeout:
+                call = self.gathered.get((service, method)) or getattr(
+                    self.services[service], method)
+                return call(*args, **kwargs)
+        except (eventlet.Timeout, RpcTimeout):
             raise GatewayError(SERVICE_UNAVAILABLE,
                                f"the {service} service did not answer in time")
         except RemoteError as exc:

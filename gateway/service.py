@@ -8,7 +8,7 @@ from pathlib import Path
 import eventlet
 from werkzeug.wrappers import Response
 
-from gateway.context import Context
+from gateway.context import RPC_TIMEOUT, Context
 from gateway.errors import (BAD_REQUEST, SERVICE_UNAVAILABLE, UNAUTHENTICATED,
                             GatewayError, error_dict)
 from gateway.executor import Executor
@@ -16,7 +16,7 @@ from gateway.http import http
 from gateway.schema import schema
 from gateway.sms import inbound_message
 from shared import auth, config
-from shared.runtime import RequestContext, RpcProxy
+from shared.runtime import Gathered, RequestContext, RpcProxy
 
 GRAPHIQL = (Path(__file__).parent / "graphiql.html").read_text()
 SERVICES = ("registry", "training", "deployment", "reporting", "hotline")
@@ -39,6 +39,8 @@ class GatewayService:
     reporting = RpcProxy("reporting")
     hotline = RpcProxy("hotline")
     partners = RpcProxy("partners")
+    # Observers' checklists, the bulk of election day, reach reporting in rounds.
+    submissions = Gathered("reporting", "submit_reports_of", timeout=RPC_TIMEOUT)
 
     @http("POST", "/graphql")
     def graphql(self, request):
@@ -54,7 +56,8 @@ class GatewayService:
         # Who acts, and through what, travels with every RPC call into the event log.
         self.request_context.update(actor=viewer.subject, role=viewer.role,
                                     channel="graphql")
-        context = Context(viewer, {name: getattr(self, name) for name in SERVICES})
+        context = Context(viewer, {name: getattr(self, name) for name in SERVICES},
+                          {("reporting", "submit_report"): self.submissions})
         return self._json(200, executor.execute(document, variables, operation, context))
 
     @http("POST", "/sms/inbound")

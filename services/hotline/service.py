@@ -19,7 +19,8 @@ from services.hotline.schemas import (AnswerAppeal, AssignAppeal, CommentAppeal,
                                       DefineFaq, EscalateAppeal, InboundSms,
                                       MessageFilter, OnAppeal, OpenAppeal, SendBroadcast)
 from shared.errors import Problem, Rejected
-from shared.runtime import EventLog, ReadModel, RequestContext, RpcProxy, replies
+from shared.runtime import (EventLog, Gathered, ReadModel, RequestContext, RpcProxy,
+                            replies)
 
 log = logging.getLogger(__name__)
 PARTNER_TIMEOUT_S = 10
@@ -39,15 +40,15 @@ class Partners:
     `submit_report` and deployment's `check_in`. A service that does not answer in
     time raises Unavailable rather than holding the SMS gateway's request."""
 
-    def __init__(self, reporting, deployment):
-        self.reporting = reporting
-        self.deployment = deployment
+    def __init__(self, submit_report, check_in):
+        self._submit_report = submit_report
+        self._check_in = check_in
 
     def submit_report(self, command, idempotency_key):
-        return self._call(self.reporting.submit_report, command, idempotency_key)
+        return self._call(self._submit_report, command, idempotency_key)
 
     def check_in(self, command, idempotency_key):
-        return self._call(self.deployment.check_in, command, idempotency_key)
+        return self._call(self._check_in, command, idempotency_key)
 
     def _call(self, method, command, idempotency_key):
         try:
@@ -67,7 +68,8 @@ class HotlineService:
                      "ObserverPhoneVerified", "ObserverStatusChanged"),
         "deployment": ("ObserverAssigned", "AssignmentWithdrawn")})])
     hotline = ReadModel(Hotline)
-    reporting = RpcProxy("reporting")
+    # SMS reports reach reporting in rounds (see shared.runtime.Gathered).
+    submissions = Gathered("reporting", "submit_reports_of", timeout=PARTNER_TIMEOUT_S)
     deployment = RpcProxy("deployment")
 
     @rpc
@@ -75,7 +77,8 @@ class HotlineService:
     def receive_sms(self, message):
         try:
             return commands.receive_sms(self.log, self.hotline,
-                                        Partners(self.reporting, self.deployment),
+                                        Partners(self.submissions,
+                                                 self.deployment.check_in),
                                         message, now())
         except Unavailable:
             raise Rejected(Problem("PARTNER_UNAVAILABLE", "the message is logged; "

@@ -1,6 +1,7 @@
 """Election day through GraphQL: a coordinator publishes forms, observers report,
 coordinators see conflicts, flags and statistics, each within their scope."""
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -50,14 +51,17 @@ def data(reply, field):
     return reply["data"][field]
 
 
-def test_election_day_through_graphql(day):
-    gql = day
-    form_input = {"name": OPENING["name"], "phase": OPENING["phase"], "smsPrefix": "OP",
-                  "controlRelations": OPENING["control_relations"], "kind": "CHECKLIST",
-                  "groups": [
+OPENING_INPUT = {
+    "name": OPENING["name"], "phase": OPENING["phase"], "smsPrefix": "OP",
+    "controlRelations": OPENING["control_relations"], "kind": "CHECKLIST", "groups": [
         {"name": g["name"], "questions": [{**q, "type": q["type"].upper()}
                                           for q in g["questions"]]}
         for g in OPENING["groups"]]}
+
+
+def test_election_day_through_graphql(day):
+    gql = day
+    form_input = OPENING_INPUT
     refused = gql(PUBLISH, {"input": form_input}, role="regional_coordinator",
                   region="KG-C")
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
@@ -134,3 +138,26 @@ def test_election_day_through_graphql(day):
         "flagged"] == 1)
     results = data(gql(RESULTS, {"region": "KG-C"}), "results")
     assert (results["stations"], results["votes"], results["pvt"]) == (0, [], None)
+
+
+def test_checklists_sent_at_once_reach_reporting_each_as_its_observer(day, reporting_db):
+    """The gateway hands concurrent checklists to reporting in rounds: each keeps its
+    observer as the actor, and its client key is scoped to that observer."""
+    gql = day
+    form_id = data(gql(PUBLISH, {"input": OPENING_INPUT}), "publishForm")["form"]["id"]
+
+    def checklist(observer_id):
+        return gql(CHECKLIST, {"input": {
+            "formId": form_id, "answers": json.dumps({"AA": 1, "AB": 900, "AC": 10}),
+            "clientMutationId": "the-same-key"}},
+            role="observer", observer=observer_id, subject=f"observer:{observer_id}")
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(checklist, ["o-1", "o-2"] * 4))
+    assert [data(r, "submitChecklist")["submission"]["status"] for r in replies] == [
+        "accepted"] * 8
+    # Two observers, one key: two submissions; each one's resends: none.
+    submitted = reporting_db["events"].find({"type": "ReportSubmitted"})
+    assert sorted((e["data"]["observer_id"], e["metadata"]["actor"],
+                   e["metadata"]["channel"]) for e in submitted) == [
+        ("o-1", "observer:o-1", "graphql"), ("o-2", "observer:o-2", "graphql")]
