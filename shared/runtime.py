@@ -209,7 +209,8 @@ class Coalesced(_ServiceDatabase):
         # The service's own store, so its appends share the one group committer.
         [events] = [d for d in self.container.dependencies if isinstance(d, EventLog)]
         log, reader = CallersLog(events.store), self.reader(self.db)
-        self.rounds = Rounds(lambda requests: self.handle(log, reader, requests))
+        self.run_round = lambda requests: self.handle(log, reader, requests)
+        self.rounds = Rounds(self.run_round)
 
     def stop(self):
         if self.rounds is not None:
@@ -229,10 +230,12 @@ class _CoalescedCall:
         return self.coalesced.rounds(_scoped(self.metadata, request, idempotency_key))
 
     def together(self, items):
-        """A round that a caller gathered already (see Gathered): its items are
-        (metadata, request, idempotency key) of their own callers."""
-        rounds = self.coalesced.rounds
-        return rounds.handle([_scoped(*item) for item in items])
+        """A round gathered already, run at once: its items are (metadata, request,
+        idempotency key), each of its own caller (see Gathered), or this worker's
+        own metadata for a batch of its own."""
+        if not items:
+            return []
+        return self.coalesced.run_round([_scoped(*item) for item in items])
 
 
 def _scoped(metadata, request, idempotency_key):

@@ -50,17 +50,31 @@ class ReportingService:
         """A burst of submissions (an SMS queue, a partner's batch) in one call: a
         reply per submission, in order, each as submit_report answers it."""
         keys = idempotency_keys or [None] * len(batch)
-        return _replies(batch, lambda valid: commands.submit_reports(
-            self.log, self.reporting, [batch[i] for i in valid], [keys[i] for i in valid]))
+        metadata = self.submissions.metadata
+        return self.submit_reports_of([[metadata, command, key]
+                                       for command, key in zip(batch, keys)])
 
     @rpc
     def submit_reports_of(self, items):
         """Submissions that a caller gathered from its own callers (the gateway's
         rounds, see shared.runtime.Gathered): items are [metadata, command, key], each
         answered as submit_report answers it, in order."""
-        submitted = [command for _, command, _ in items]
-        return _replies(submitted, lambda valid: self.submissions.together(
-            [(items[i][0], submitted[i], items[i][2]) for i in valid]))
+        schema = SubmitReport()
+        replies, valid = [None] * len(items), []
+        for i, (metadata, command, key) in enumerate(items):
+            try:
+                valid.append((i, (metadata, schema.load(command), key)))
+            except ValidationError as exc:
+                replies[i] = _refused(refusal(exc, "VALIDATION"))
+        outcomes = self.submissions.together([item for _, item in valid])
+        for (i, _), outcome in zip(valid, outcomes):
+            if isinstance(outcome, Rejected):
+                replies[i] = _refused(outcome.problems)
+            elif isinstance(outcome, Exception):
+                raise outcome  # a store failure: the caller retries the whole batch
+            else:
+                replies[i] = {"ok": True, "data": outcome}
+        return replies
 
     @rpc
     @replies(OverrideMasterValue())
@@ -167,28 +181,6 @@ class ReportingService:
     @rpc
     def ping(self):
         return "pong"
-
-
-def _replies(batch, submit):
-    """A reply per submission of `batch`, in order: each validated (and its command
-    replaced by the loaded one), then those valid submitted together, `submit(their
-    indexes)` answering each with its facts or the exception that refused it."""
-    schema = SubmitReport()
-    replies, valid = [None] * len(batch), []
-    for i, command in enumerate(batch):
-        try:
-            batch[i] = schema.load(command)
-            valid.append(i)
-        except ValidationError as exc:
-            replies[i] = _refused(refusal(exc, "VALIDATION"))
-    for i, outcome in zip(valid, submit(valid)):
-        if isinstance(outcome, Rejected):
-            replies[i] = _refused(outcome.problems)
-        elif isinstance(outcome, Exception):
-            raise outcome  # a store failure: the caller retries the whole batch
-        else:
-            replies[i] = {"ok": True, "data": outcome}
-    return replies
 
 
 def _refused(problems):
