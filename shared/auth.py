@@ -1,4 +1,6 @@
 """Bearer tokens: signed JWTs that carry a role and, where the role needs one, a scope."""
+import functools
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +24,10 @@ class InvalidToken(Exception):
     def __init__(self, code, message):
         super().__init__(message)
         self.code = code
+
+
+def _expired():
+    return InvalidToken("TOKEN_EXPIRED", "the token has expired; ask for a new one")
 
 
 @dataclass(frozen=True)
@@ -57,12 +63,22 @@ def mint(role, region=None, observer=None, regions=(), subject=None,
 
 
 def verify(token, secret=None):
+    """The token's Viewer; raises InvalidToken. An observer sends the same token with
+    every report: its signature and claims are checked once, its expiry every time."""
+    viewer, expires = _verified(token, secret or config.token_secret())
+    if expires <= time.time():
+        raise _expired()
+    return viewer
+
+
+@functools.lru_cache(maxsize=2**16)  # refusals raise, so only valid tokens are kept
+def _verified(token, secret):
     try:
-        claims = jwt.decode(token, secret or config.token_secret(),
+        claims = jwt.decode(token, secret,
                             algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
                             options={"require": ["exp", "sub", "role"]})
     except jwt.ExpiredSignatureError:
-        raise InvalidToken("TOKEN_EXPIRED", "the token has expired; ask for a new one")
+        raise _expired()
     except jwt.InvalidTokenError as exc:
         raise InvalidToken("TOKEN_INVALID", f"the token is not valid: {exc}")
     role = claims["role"]
@@ -71,4 +87,4 @@ def verify(token, secret=None):
         raise InvalidToken("TOKEN_INVALID", "the token's role or scope is not valid")
     return Viewer(subject=claims["sub"], role=role, region=claims.get("region"),
                   observer=claims.get("observer"),
-                  regions=tuple(claims.get("regions") or ()))
+                  regions=tuple(claims.get("regions") or ())), claims["exp"]

@@ -30,3 +30,13 @@ def test_bad_tokens_are_refused_with_a_code(token, code):
     with pytest.raises(auth.InvalidToken) as refused:
         auth.verify(token, SECRET)
     assert refused.value.code == code
+
+
+def test_a_token_verified_before_is_refused_once_it_expires(monkeypatch):
+    token = auth.mint("observer", observer="o1", ttl=timedelta(minutes=1), secret=SECRET)
+    assert auth.verify(token, SECRET).observer == "o1"
+    later = auth.time.time() + 120
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    with pytest.raises(auth.InvalidToken) as refused:
+        auth.verify(token, SECRET)
+    assert refused.value.code == "TOKEN_EXPIRED"
