@@ -39,8 +39,10 @@ class GatewayService:
     reporting = RpcProxy("reporting")
     hotline = RpcProxy("hotline")
     partners = RpcProxy("partners")
-    # Observers' checklists, the bulk of election day, reach reporting in rounds.
+    # Observers' checklists and turnout, the bulk of election day, reach reporting in
+    # rounds.
     submissions = Gathered("reporting", "submit_reports_of", timeout=RPC_TIMEOUT)
+    turnouts = Gathered("reporting", "submit_turnouts_of", timeout=RPC_TIMEOUT)
 
     @http("POST", "/graphql")
     def graphql(self, request):
@@ -57,7 +59,8 @@ class GatewayService:
         self.request_context.update(actor=viewer.subject, role=viewer.role,
                                     channel="graphql")
         context = Context(viewer, {name: getattr(self, name) for name in SERVICES},
-                          {("reporting", "submit_report"): self.submissions})
+                          {("reporting", "submit_report"): self.submissions,
+                           ("reporting", "submit_turnout"): self.turnouts})
         return self._json(200, executor.execute(document, variables, operation, context))
 
     @http("POST", "/sms/inbound")

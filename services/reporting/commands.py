@@ -314,10 +314,29 @@ def set_turnout_checkpoints(log, command, idempotency_key=None):
                    lambda plan: plan.set(command["checkpoints"]), idempotency_key)
 
 
-def submit_turnout(log, reporting, command, channel, idempotency_key=None):
-    return execute_one(log, turnout_command(
-        Reads(log, reporting), Reporter.of(reporting, command, channel),
-        command["checkpoint"], command["voters"], idempotency_key))
+def turnouts_together(log, reporting, requests):
+    """Turnout figures of several callers in one round: one read of the directory and
+    the turnout streams, one group-committed append. requests are (caller's metadata,
+    command, scoped idempotency key); answers each Turnout, or what refused it."""
+    commands = [command for _, command, _ in requests]
+    reporters, reads = Reporters(reporting, commands), Reads(log, reporting)
+    outcomes, prepared = [None] * len(requests), []
+    for i, (metadata, command, key) in enumerate(requests):
+        try:
+            station, assigned = reporters.station_of(command)
+        except Rejected as exc:
+            outcomes[i] = exc
+            continue
+        reporter = Reporter(station, assigned, command["observer_id"],
+                            metadata.get("channel") or "graphql",
+                            command["sender_verified"])
+        turnout = turnout_command(reads, reporter, command["checkpoint"],
+                                  command["voters"], key)
+        turnout.metadata = metadata
+        prepared.append((i, turnout))
+    for (i, _), outcome in zip(prepared, execute_all(log, [c for _, c in prepared])):
+        outcomes[i] = outcome
+    return outcomes
 
 
 def turnout_command(reads, reporter, checkpoint, voters, idempotency_key=None):

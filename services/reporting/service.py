@@ -29,6 +29,7 @@ class ReportingService:
     # Callers that send one submission each (the SMS webhook, observers on GraphQL)
     # share a round of reads and one group-committed append.
     submissions = Coalesced(commands.submit_together, Reporting)
+    turnouts = Coalesced(commands.turnouts_together, Reporting)
 
     @property
     def channel(self):
@@ -59,22 +60,8 @@ class ReportingService:
         """Submissions that a caller gathered from its own callers (the gateway's
         rounds, see shared.runtime.Gathered): items are [metadata, command, key], each
         answered as submit_report answers it, in order."""
-        schema = SubmitReport()
-        replies, valid = [None] * len(items), []
-        for i, (metadata, command, key) in enumerate(items):
-            try:
-                valid.append((i, (metadata, schema.load(command), key)))
-            except ValidationError as exc:
-                replies[i] = _refused(refusal(exc, "VALIDATION"))
-        outcomes = self.submissions.together([item for _, item in valid])
-        for (i, _), outcome in zip(valid, outcomes):
-            if isinstance(outcome, Rejected):
-                replies[i] = _refused(outcome.problems)
-            elif isinstance(outcome, Exception):
-                raise outcome  # a store failure: the caller retries the whole batch
-            else:
-                replies[i] = {"ok": True, "data": outcome}
-        return replies
+        return _answered(self.submissions, SubmitReport(), items, lambda data: data,
+                         invalid_code="VALIDATION")
 
     @rpc
     @replies(OverrideMasterValue())
@@ -110,10 +97,13 @@ class ReportingService:
     @rpc
     @replies(SubmitTurnout())
     def submit_turnout(self, command, idempotency_key=None):
-        turnout = commands.submit_turnout(self.log, self.reporting, command,
-                                          self.channel, idempotency_key)
-        return {"station_code": turnout.key,
-                "checkpoints": turnout.reported, "flags": turnout.flags}
+        return _turnout_view(self.turnouts(command, idempotency_key))
+
+    @rpc
+    def submit_turnouts_of(self, items):
+        """Turnout figures gathered by a caller, as submit_reports_of takes
+        submissions; each answered as submit_turnout answers it."""
+        return _answered(self.turnouts, SubmitTurnout(), items, _turnout_view)
 
     @rpc
     @replies(SubmitProtocol())
@@ -181,6 +171,32 @@ class ReportingService:
     @rpc
     def ping(self):
         return "pong"
+
+
+def _answered(coalesced, schema, items, view, invalid_code=None):
+    """Replies, in order, to a gathered round's items [metadata, command, key]: each
+    validated with `schema`, the valid ones run together in one round of `coalesced`
+    and shown with `view`."""
+    replies, valid = [None] * len(items), []
+    for i, (metadata, command, key) in enumerate(items):
+        try:
+            valid.append((i, (metadata, schema.load(command), key)))
+        except ValidationError as exc:
+            replies[i] = _refused(refusal(exc, invalid_code))
+    outcomes = coalesced.together([item for _, item in valid])
+    for (i, _), outcome in zip(valid, outcomes):
+        if isinstance(outcome, Rejected):
+            replies[i] = _refused(outcome.problems)
+        elif isinstance(outcome, Exception):
+            raise outcome  # a store failure: the caller retries the whole batch
+        else:
+            replies[i] = {"ok": True, "data": view(outcome)}
+    return replies
+
+
+def _turnout_view(turnout):
+    return {"station_code": turnout.key, "checkpoints": turnout.reported,
+            "flags": turnout.flags}
 
 
 def _refused(problems):

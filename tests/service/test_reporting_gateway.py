@@ -161,3 +161,29 @@ def test_checklists_sent_at_once_reach_reporting_each_as_its_observer(day, repor
     assert sorted((e["data"]["observer_id"], e["metadata"]["actor"],
                    e["metadata"]["channel"]) for e in submitted) == [
         ("o-1", "observer:o-1", "graphql"), ("o-2", "observer:o-2", "graphql")]
+
+
+def test_turnout_sent_at_once_reaches_reporting_each_as_its_observer(day, reporting_db):
+    """Concurrent turnout figures go to reporting in rounds too: figures for one
+    station in one round are each recorded, by their own observer, once per key; a
+    refused one is answered with its code."""
+    gql = day
+
+    def turnout(observer_id, checkpoint, voters, key="the-same-key"):
+        return gql(TURNOUT, {"input": {"checkpoint": checkpoint, "voters": voters,
+                                       "clientMutationId": key}},
+                   role="observer", observer=observer_id, subject=f"observer:{observer_id}")
+
+    sent = [("o-1", "10:00", 100), ("o-2", "12:00", 200)] * 4 + [
+        ("o-1", "13:37", 5, "another-key")]
+    with ThreadPoolExecutor(9) as pool:
+        replies = list(pool.map(lambda args: turnout(*args), sent))
+    assert [data(r, "submitTurnout")["turnout"]["stationCode"] for r in replies[:8]] == [
+        "1001"] * 8
+    assert [e["code"] for e in data(replies[8], "submitTurnout")["errors"]] == [
+        "UNKNOWN_CHECKPOINT"]
+    reported = reporting_db["events"].find({"type": "TurnoutReported"})
+    assert sorted((e["data"]["observer_id"], e["data"]["checkpoint"],
+                   e["metadata"]["actor"], e["metadata"]["channel"]) for e in reported) == [
+        ("o-1", "10:00", "observer:o-1", "graphql"),
+        ("o-2", "12:00", "observer:o-2", "graphql")]
