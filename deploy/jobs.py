@@ -21,6 +21,7 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
+from deploy.processes import settle_heap  # noqa: E402
 from deploy.serve import load_service  # noqa: E402
 from shared import config, logs  # noqa: E402
 from shared.eventstore import EventStore  # noqa: E402
@@ -46,6 +47,7 @@ def main(argv=None):
     stopping = Event()
     jobs = event_log.background_jobs(store, service_cls.name, config.amqp_uri())
     threads = [eventlet.spawn(job.run, stopping.ready) for job in jobs]
+    settle_heap()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.ready() or stopping.send())
     log.info("%d background jobs of %s started", len(jobs), service_cls.name)

@@ -21,6 +21,7 @@ import sys
 from eventlet.event import Event
 from nameko.runners import ServiceRunner
 
+from deploy.processes import settle_heap
 from shared import logs
 from shared.config import nameko_config
 
@@ -67,6 +68,7 @@ def serve(service_cls):
     runner = ServiceRunner(nameko_config())
     runner.add_service(service_cls)
     runner.start()
+    settle_heap()
     exit_code = Event()
     stopping = False
 
