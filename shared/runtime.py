@@ -278,7 +278,8 @@ class Gathered(DependencyProvider):
                     mine.proxy.stop()
                 del mine.service
                 raise
-        self.rounds = Rounds(send)
+        # One round in flight: the next gathers meanwhile, and rounds grow with load.
+        self.rounds = Rounds(send, concurrent=1)
 
     def stop(self):
         if self.rounds is not None:
