@@ -43,6 +43,8 @@ class GatewayService:
     # rounds.
     submissions = Gathered("reporting", "submit_reports_of", timeout=RPC_TIMEOUT)
     turnouts = Gathered("reporting", "submit_turnouts_of", timeout=RPC_TIMEOUT)
+    # So do the SMS gateway's messages, to the hotline.
+    messages = Gathered("hotline", "receive_sms_of", timeout=SMS_TIMEOUT_S)
 
     @http("POST", "/graphql")
     def graphql(self, request):
@@ -75,7 +77,7 @@ class GatewayService:
                                     channel="sms")
         try:
             with eventlet.Timeout(SMS_TIMEOUT_S):
-                answer = self.hotline.receive_sms(inbound_message(request))
+                answer = self.messages(inbound_message(request))
         except (Exception, eventlet.Timeout) as exc:
             # The gateway keeps the message and delivers it again.
             log.error("the hotline did not take an SMS: %r", exc)

@@ -289,8 +289,20 @@ class Gathered(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         # Who acts is known only once the worker has read its request.
-        return lambda request, idempotency_key=None: self.rounds(
-            [command_metadata(worker_ctx), request, idempotency_key])
+        return _GatheredCall(self.rounds, lambda: command_metadata(worker_ctx))
+
+
+class _GatheredCall:
+    def __init__(self, rounds, metadata):
+        self.rounds = rounds
+        self.metadata = metadata
+
+    def __call__(self, request, idempotency_key=None):
+        return self.rounds([self.metadata(), request, idempotency_key])
+
+    def on_behalf(self, metadata):
+        """The same call for a caller this worker serves in a round of its own."""
+        return _GatheredCall(self.rounds, lambda: metadata)
 
 
 class Rounds:

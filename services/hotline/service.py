@@ -1,10 +1,11 @@
-"""Hotline entrypoints: the observers' SMS channel (the gateway's webhook hands each
-message to `receive_sms`), the message log operators search, broadcasts through the
-SMS provider, and the citizens' appeals desk. Commands answer {"ok": true, "data"} or
-{"ok": false, "errors"}. What the hotline knows of observers comes from the registry's
-and deployment's events (Observers, fed by a Subscriber); SMS reports go to reporting,
-check-ins to deployment, over RPC."""
+"""Hotline entrypoints: the observers' SMS channel (the gateway's webhook hands the
+messages to `receive_sms_of`, in rounds), the message log operators search, broadcasts
+through the SMS provider, and the citizens' appeals desk. Commands answer {"ok": true,
+"data"} or {"ok": false, "errors"}. What the hotline knows of observers comes from the
+registry's and deployment's events (Observers, fed by a Subscriber); SMS reports go to
+reporting, check-ins to deployment, over RPC."""
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import eventlet
@@ -19,8 +20,8 @@ from services.hotline.schemas import (AnswerAppeal, AssignAppeal, CommentAppeal,
                                       DefineFaq, EscalateAppeal, InboundSms,
                                       MessageFilter, OnAppeal, OpenAppeal, SendBroadcast)
 from shared.errors import Problem, Rejected
-from shared.runtime import (EventLog, Gathered, ReadModel, RequestContext, RpcProxy,
-                            replies)
+from shared.runtime import (BoundEventLog, EventLog, Gathered, ReadModel,
+                            RequestContext, RpcProxy, replies)
 
 log = logging.getLogger(__name__)
 PARTNER_TIMEOUT_S = 10
@@ -73,12 +74,27 @@ class HotlineService:
     deployment = RpcProxy("deployment")
 
     @rpc
-    @replies(InboundSms())
     def receive_sms(self, message):
+        return self._receive_sms(message, log=self.log, submissions=self.submissions)
+
+    @rpc
+    def receive_sms_of(self, items):
+        """Messages the gateway gathered from concurrent webhook calls (see
+        shared.runtime.Gathered): items are [metadata, message, key], each answered, in
+        order, as receive_sms answers it. They are decided side by side, so their
+        reports share rounds to reporting and their appends share commits."""
+        def received(item):
+            metadata, message, _ = item
+            return self._receive_sms(message, log=BoundEventLog(self.log.store, metadata),
+                                  submissions=self.submissions.on_behalf(metadata))
+        with ThreadPoolExecutor(max(len(items), 1)) as side_by_side:
+            return list(side_by_side.map(received, items))
+
+    @replies(InboundSms())
+    def _receive_sms(self, message, log, submissions):
         try:
-            return commands.receive_sms(self.log, self.hotline,
-                                        Partners(self.submissions,
-                                                 self.deployment.check_in),
+            return commands.receive_sms(log, self.hotline,
+                                        Partners(submissions, self.deployment.check_in),
                                         message, now())
         except Unavailable:
             raise Rejected(Problem("PARTNER_UNAVAILABLE", "the message is logged; "

@@ -1,6 +1,7 @@
 """The observers' SMS channel end to end on the real broker and mongod: the gateway's
 webhook, the hotline, reporting (and deployment for check-ins), and the reply."""
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -119,6 +120,33 @@ def test_each_reply_names_what_went_wrong(webhook, field):
     garbage = webhook.reply("hello, is this the hotline?")
     assert garbage["status"] == "malformed"
     assert garbage["reply"].startswith("Message not understood")
+
+
+def test_messages_sent_at_once_are_each_decided_and_logged_as_their_own(
+        webhook, field, hotline_db, reporting_db):
+    """The gateway hands concurrent messages to the hotline in rounds: each is answered
+    in its sender's language, a resend racing its first copy is still a duplicate, and
+    each is logged once with its own request's correlation id."""
+    senders = [("1234", PHONE, "OP: received"), ("5678", "+996555000002", "OP: принято"),
+               ("9012", "+996555000003", "OP: кабыл алынды")]
+    sent = [(code, phone, f"g-{code}-{copy}") for code, phone, _ in senders
+            for copy in (1, 2)]
+
+    def send(message):
+        code, phone, gateway_id = message
+        return Webhook(webhook.url).reply(f"OP{code} AA1 AB7", sender=phone,
+                                          id=gateway_id)
+    with ThreadPoolExecutor(len(sent)) as pool:
+        answers = list(pool.map(send, sent))
+    for (code, _, accepted), pair in zip(senders, (answers[:2], answers[2:4],
+                                                   answers[4:])):
+        assert sorted(a["status"] for a in pair) == ["accepted", "duplicate"], pair
+        assert any(a["reply"].startswith(accepted) for a in pair), pair
+    received = list(hotline_db["events"].find({"type": "SmsReceived"}))
+    assert sorted(e["data"]["gateway_id"] for e in received) == sorted(
+        g for _, _, g in sent)
+    assert len({e["metadata"]["correlation_id"] for e in received}) == len(sent)
+    assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 3
 
 
 def test_a_phone_not_registered_to_the_observer_is_stored_unverified(webhook, field,
