@@ -4,6 +4,7 @@ Every process reads the same variables; nothing secret is committed. Locally the
 secret is generated once into var/ (ignored by git) so that `make token` and the running
 gateway agree without anyone setting it.
 """
+import functools
 import os
 import secrets
 from pathlib import Path
@@ -89,10 +90,11 @@ def hotline_overdue_hours():
 
 def _secret(variable, filename):
     """From the environment, else one generated locally once and kept in var/."""
-    secret = os.environ.get(variable)
-    if secret:
-        return secret
-    path = VAR / filename
+    return os.environ.get(variable) or _kept_secret(VAR / filename)
+
+
+@functools.lru_cache(maxsize=None)  # asked for on every request: read the file once
+def _kept_secret(path):
     if not path.exists():
         VAR.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

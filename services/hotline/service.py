@@ -86,7 +86,7 @@ class HotlineService:
         def received(item):
             metadata, message, _ = item
             return self._receive_sms(message, log=BoundEventLog(self.log.store, metadata),
-                                  submissions=self.submissions.on_behalf(metadata))
+                                     submissions=self.submissions.on_behalf(metadata))
         with ThreadPoolExecutor(max(len(items), 1)) as side_by_side:
             return list(side_by_side.map(received, items))
 
