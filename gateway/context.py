@@ -41,10 +41,10 @@ class Context:
                           timeout=timeout)
         if reply["ok"]:
             return reply["data"], []
-        return None, [{**e, "field": _camel_path(e.get("field"))} for e in reply["errors"]]
+        return None, [{**e, "field": camel_path(e.get("field"))} for e in reply["errors"]]
 
 
-def _camel_path(path):
+def camel_path(path):
     if not path:
         return path
     return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path)

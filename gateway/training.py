@@ -4,8 +4,9 @@ import graphene
 
 from gateway.access import (COORDINATORS, EVERYONE, allow, own_region, region_scope,
                             require_region, within_own_region)
-from gateway.common import (ClientMutationId, Payload, Timestamp, command_input, page_size,
-                            plain, run_command)
+from gateway.common import (ClientMutationId, Payload, Timestamp, UserError, command_input,
+                            page_size, plain, run_command)
+from gateway.context import camel_path
 
 NATIONAL = ("admin", "national_coordinator")
 STAFF = (*COORDINATORS, "trainer")
@@ -266,6 +267,48 @@ class EnrollObserver(graphene.Mutation):
                                 observer_id=input.observer_id)
 
 
+class EnrollObserversInput(ClientMutationId, graphene.InputObjectType):
+    session_id = graphene.ID(required=True)
+    observer_ids = graphene.List(graphene.NonNull(graphene.ID), required=True,
+                                 description="up to 1,000 observers, seats first in "
+                                             "this order, then the waiting list")
+
+
+class Roster(graphene.ObjectType):
+    session_id = graphene.ID(required=True)
+    enrollments = graphene.List(graphene.NonNull(Enrollment), required=True,
+                                description="those this request enrolled")
+    refused = graphene.List(graphene.NonNull(UserError), required=True,
+                            description="why each of the others was not enrolled; the "
+                                        "field (observerIds.<n>) says whom")
+
+
+class RosterPayload(Payload, graphene.ObjectType):
+    roster = graphene.Field(Roster)
+
+
+class EnrollObservers(graphene.Mutation):
+    """Enrolls a whole roster at once, each observer on their own merits (as
+    enrollObserver would): one refused does not hold back the others. Sending the
+    same roster again enrolls only those still missing."""
+
+    class Arguments:
+        input = EnrollObserversInput(required=True)
+
+    Output = RosterPayload
+
+    @staticmethod
+    @allow(*STAFF)
+    def mutate(root, info, input):
+        payload = _session_command(info, RosterPayload, "roster", "enroll_observers",
+                                   input, session_id=input.session_id,
+                                   observer_ids=list(input.observer_ids))
+        if payload.roster:
+            payload.roster["refused"] = [{**r, "field": camel_path(r["field"])}
+                                         for r in payload.roster["refused"]]
+        return payload
+
+
 class Withdrawal(graphene.ObjectType):
     session_id = graphene.ID(required=True)
     observer_id = graphene.ID(required=True)
@@ -509,6 +552,7 @@ class Mutation(graphene.ObjectType):
     define_course = DefineCourse.Field()
     schedule_session = ScheduleSession.Field()
     enroll_observer = EnrollObserver.Field()
+    enroll_observers = EnrollObservers.Field()
     withdraw_enrollment = WithdrawEnrollment.Field()
     record_attendance = RecordAttendance.Field()
     record_assessment = RecordAssessment.Field()

@@ -18,9 +18,9 @@ REGIONS = ["LT-B", "LT-C", "LT-GB", "LT-J", "LT-N", "LT-O", "LT-T", "LT-Y"]
 DISTRICTS_PER_REGION = 10
 MODULES = [{"code": "rights", "title": "Rights and duties of observers"},
            {"code": "procedure", "title": "Election-day procedure"}]
-# Seats per seminar: every enrollment replays its session's stream (twice), so large
-# seminars make enrolling the country quadratic (25 enrollments/s with 500 seats).
 SEATS = 100
+# Refusals of an enrollment that a second seeding run meets: the work is done.
+ENROLLED_BEFORE = ("ALREADY_ENROLLED", "ALREADY_CERTIFIED")
 
 
 class SeedingFailed(Exception):
@@ -161,16 +161,23 @@ def certify(graphql, url, token, everyone, per_region, log):
 
     def enroll(seminar):
         client = GraphQL(url, token)
-        for observer in seminars[seminar]:
-            # Training learns of observers from the registry's events: wait for it.
-            for _ in range(300):
-                payload = client.mutation(
-                    "enrollObserver", "EnrollmentInput", "enrollment { id }",
-                    {"sessionId": sessions[seminar], "observerId": observer["id"]},
-                    accept=("ALREADY_ENROLLED", "ALREADY_CERTIFIED", "UNKNOWN_OBSERVER"))
-                if not any(e["code"] == "UNKNOWN_OBSERVER" for e in payload["errors"]):
-                    break
-                time.sleep(1)
+        missing = [o["id"] for o in seminars[seminar]]
+        # Training learns of observers from the registry's events: wait for it.
+        for _ in range(300):
+            refused = client.mutation(
+                "enrollObservers", "EnrollObserversInput",
+                "roster { refused { code field } }",
+                {"sessionId": sessions[seminar], "observerIds": missing})[
+                "roster"]["refused"]
+            wrong = [r for r in refused
+                     if r["code"] not in (*ENROLLED_BEFORE, "UNKNOWN_OBSERVER")]
+            if wrong:
+                raise SeedingFailed(f"enrollObservers refused: {json.dumps(wrong)[:1000]}")
+            missing = [missing[int(r["field"].rpartition(".")[2])] for r in refused
+                       if r["code"] == "UNKNOWN_OBSERVER"]
+            if not missing:
+                break
+            time.sleep(1)
         ids = [o["id"] for o in seminars[seminar]]
         for module in MODULES:
             client.mutation("recordAttendance", "RecordAttendanceInput",

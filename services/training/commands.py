@@ -1,6 +1,7 @@
 """Training's command handlers: from a validated request to aggregates decided and
 appended. Plain Python over the injected event log and read models, so they run the
 same in the service and in a test."""
+import dataclasses
 import threading
 from collections import defaultdict
 
@@ -8,6 +9,7 @@ from services.training.domain import (Course, EnrollmentConfirmed, ObserverCerti
                                       Programme, Session, Trainee)
 from shared.commands import Command, execute, execute_all, replay_stream
 from shared.errors import Problem, Rejected
+from shared.eventstore import ConcurrencyError
 from shared.ids import new_id
 
 
@@ -32,60 +34,107 @@ def schedule_session(log, command, idempotency_key=None):
 _session_locks = defaultdict(threading.Lock)
 
 
-def _scoped(command, decide):
+def _on_session(log, command, decide, idempotency_key):
+    """Runs `decide(session)` on a session within the caller's scope."""
     def scoped(session):
         session.require_in_scope(command["within_region"], command["trainer_scope"])
         decide(session)
-    return scoped
-
-
-def _on_session(log, command, decide, idempotency_key):
-    """Runs `decide(session)` on a session within the caller's scope."""
     with _session_locks[command["session_id"]]:
-        return execute(log, Session, Session.stream(command["session_id"]),
-                       _scoped(command, decide), idempotency_key)
+        return execute(log, Session, Session.stream(command["session_id"]), scoped,
+                       idempotency_key)
 
 
 def enroll_observer(log, training, command, now, idempotency_key=None):
     """Enrolls an observer training knows of; a full session puts them on its waiting
-    list. Returns the enrollment.
-
-    The observer's time is booked first, on their own stream, then the session
-    enrolls them; if the session refuses, a booking this request made is given back.
-    """
+    list. Returns the enrollment."""
     observer_id = command["observer_id"]
-    observer = training.observer(observer_id)
+    session, refused = enroll_observers(log, training, {
+        **command, "observer_ids": [observer_id]}, now, idempotency_key)
+    if refused:
+        raise refused[observer_id]
+    return session.enrollment(observer_id)
+
+
+def enroll_observers(log, training, command, now, idempotency_key=None):
+    """Enrolls each of `observer_ids` on their own merits, in the order given (seats
+    first, then the waiting list). Returns the session after it and the refusals by
+    observer id; a session out of the caller's scope refuses the whole command.
+
+    The observers' time is booked first, each on their own stream, then the session
+    enrolls them; a booking this request made for someone the session then refuses is
+    given back.
+    """
+    ids = list(dict.fromkeys(command["observer_ids"]))
     trial = load(log, Session, command["session_id"])
+    trial.require_in_scope(command["within_region"], command["trainer_scope"])
+    observers = training.observers(ids)
     # A session's course never changes: one look-up serves every retry.
-    certified = bool(trial.facts) and training.certified(observer_id,
-                                                         trial.facts["course_id"], now)
+    certified = training.certified(ids, trial.facts["course_id"], now)
+    refused, late = {}, {}
+
+    def enroll(session, observer_ids, refusals):
+        for observer_id in observer_ids:
+            try:
+                session.enroll(new_id(), observer_id, observers.get(observer_id), now,
+                               certified=observer_id in certified)
+            except Rejected as exc:
+                refusals[observer_id] = exc
+    # What the session would refuse is refused before any time is booked.
+    enroll(trial, ids, refused)
+    to_book = [o for o in ids if o not in refused]
+    bookings = execute_all(log, [Command(Trainee, Trainee.stream(o),
+                                         lambda t: t.book(trial)) for o in to_book])
+    failed = next((b for b in bookings if isinstance(b, Exception)
+                   and not isinstance(b, Rejected)), None)
+    refused.update((o, b) for o, b in zip(to_book, bookings) if isinstance(b, Rejected))
+    # Only bookings this request made are its own to give back.
+    booked = [o for o, b in zip(to_book, bookings)
+              if not isinstance(b, Exception) and b.pending]
+    if failed:
+        _release(log, command["session_id"], booked)
+        raise failed
 
     def decide(session):
-        session.enroll(new_id(), observer_id, observer, now, certified=certified)
-    # What the session would refuse is refused before any time is booked.
-    _scoped(command, decide)(trial)
-    trainee = execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.book(trial))
+        late.clear()
+        enroll(session, [o for o in to_book if o not in refused], late)
     try:
         session = _on_session(log, command, decide, idempotency_key)
-    except Rejected:
-        if trainee.pending:  # the booking is this request's own to give back
-            _release(log, observer_id, command["session_id"])
+    except (Rejected, ConcurrencyError):  # the session recorded none of them
+        _release(log, command["session_id"], booked)
         raise
-    return session.enrollment(observer_id)
+    _release(log, command["session_id"], [o for o in booked if o in late])
+    return session, {**refused, **late}
+
+
+def enroll_roster(log, training, command, now, idempotency_key=None):
+    """enroll_observers answered for a roster: the enrollments made, and each refusal
+    with the place in the list of whom it refuses."""
+    session, refused = enroll_observers(log, training, command, now, idempotency_key)
+    places = {}
+    for i, observer_id in enumerate(command["observer_ids"]):
+        places.setdefault(observer_id, i)
+    return {"session_id": session.key,
+            "enrollments": [session.enrollment(o) for o in places if o not in refused],
+            "refused": [dataclasses.replace(p, field=f"observer_ids.{places[o]}")
+                        for o in places if o in refused for p in refused[o].problems]}
 
 
 def withdraw_enrollment(log, command, idempotency_key=None):
     observer_id = command["observer_id"]
     session = _on_session(log, command, lambda s: s.withdraw(observer_id),
                           idempotency_key)
-    _release(log, observer_id, session.key)
+    _release(log, session.key, [observer_id])
     return {"session_id": session.key, "observer_id": observer_id,
             "moved_up": [e.observer_id for e in session.pending
                          if isinstance(e, EnrollmentConfirmed)]}
 
 
-def _release(log, observer_id, session_id):
-    execute(log, Trainee, Trainee.stream(observer_id), lambda t: t.release(session_id))
+def _release(log, session_id, observer_ids):
+    for outcome in execute_all(log, [
+            Command(Trainee, Trainee.stream(o), lambda t: t.release(session_id))
+            for o in observer_ids]):
+        if isinstance(outcome, Exception):
+            raise outcome
 
 
 def record_attendance(log, command, idempotency_key=None):

@@ -205,13 +205,18 @@ class Training:
 
     def observer(self, observer_id):
         """Training's view of a registered observer, or None."""
-        doc = self.db["observers"].find_one({"_id": observer_id})
-        return doc if doc and doc.get("region") else None
+        return self.observers([observer_id]).get(observer_id)
 
-    def certified(self, observer_id, course_id, now):
-        return self.db["certifications"].find_one({
-            "observer_id": observer_id, "course_id": course_id, "status": "valid",
-            "expires_at": {"$gt": now}}, {"_id": 1}) is not None
+    def observers(self, ids):
+        """Training's view of those of `ids` registered, by id."""
+        return {d["_id"]: d for d in self.db["observers"].find({"_id": {"$in": list(ids)}})
+                if d.get("region")}
+
+    def certified(self, ids, course_id, now):
+        """Those of the observers `ids` who hold a valid certificate of the course."""
+        return {d["observer_id"] for d in self.db["certifications"].find({
+            "observer_id": {"$in": list(ids)}, "course_id": course_id, "status": "valid",
+            "expires_at": {"$gt": now}}, {"observer_id": 1})}
 
     def certification(self, certification_id):
         return self.db["certifications"].find_one({"_id": certification_id})

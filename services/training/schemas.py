@@ -7,6 +7,8 @@ from services.training.domain import (FORMATS, OBSERVER_ROLES, Course, Programme
 from shared.schemas import event_schema
 
 ID = validate.Length(min=1, max=64)
+# A whole seminar's roster in one request, bounded so that one request stays short.
+MAX_ENROLLMENTS = 1000
 MODULE_CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,31}$",
                               error="a module code is 1-32 lower-case letters, digits, _ -")
 
@@ -56,6 +58,12 @@ class EnrollObserver(Scoped):
 
 class WithdrawEnrollment(EnrollObserver):
     pass
+
+
+class EnrollObservers(Scoped):
+    session_id = fields.String(required=True, validate=ID)
+    observer_ids = fields.List(fields.String(validate=ID), required=True,
+                               validate=validate.Length(min=1, max=MAX_ENROLLMENTS))
 
 
 class RecordAttendance(Scoped):
@@ -133,3 +141,15 @@ class EnrollmentView(Schema):
     session_id = fields.String()
     observer_id = fields.String()
     waitlisted = fields.Boolean()
+
+
+class Refusal(Schema):
+    code = fields.String()
+    field = fields.String()
+    message = fields.String()
+
+
+class RosterView(Schema):
+    session_id = fields.String()
+    enrollments = fields.List(fields.Nested(EnrollmentView))
+    refused = fields.List(fields.Nested(Refusal))

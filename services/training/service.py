@@ -10,9 +10,9 @@ from services.training import commands
 from services.training.projections import Catalogue, Records, RegistryObservers, Training
 from services.training.schemas import (AssignMentor, CourseView, DefineCourse,
                                        DefineProgramme, EnrollmentView, EnrollObserver,
-                                       RecordAssessment, RecordAttendance,
-                                       RevokeCertification, ScheduleSession, SessionView,
-                                       WithdrawEnrollment)
+                                       EnrollObservers, RecordAssessment,
+                                       RecordAttendance, RevokeCertification, RosterView,
+                                       ScheduleSession, SessionView, WithdrawEnrollment)
 from shared.runtime import EventLog, ReadModel, RequestContext, replies
 
 EXPIRY_CHECK_S = 60
@@ -51,6 +51,12 @@ class TrainingService:
     def enroll_observer(self, command, idempotency_key=None):
         return EnrollmentView().dump(commands.enroll_observer(
             self.log, self.training, command, now(), idempotency_key))
+
+    @rpc
+    @replies(EnrollObservers())
+    def enroll_observers(self, command, idempotency_key=None):
+        return RosterView().dump(commands.enroll_roster(self.log, self.training, command,
+                                                        now(), idempotency_key))
 
     @rpc
     @replies(WithdrawEnrollment())

@@ -30,6 +30,10 @@ SCHEDULE = """mutation($input: ScheduleSessionInput!) {
 ENROLL = """mutation($input: EnrollmentInput!) {
   enrollObserver(input: $input) { enrollment { id observerId waitlisted }
                                   errors { code field message } } }"""
+ENROLL_ROSTER = """mutation($input: EnrollObserversInput!) {
+  enrollObservers(input: $input) {
+    roster { enrollments { observerId waitlisted } refused { code field } }
+    errors { code field } } }"""
 WITHDRAW = """mutation($input: EnrollmentInput!) {
   withdrawEnrollment(input: $input) { withdrawal { movedUp } errors { code field } } }"""
 ATTEND = """mutation($input: RecordAttendanceInput!) {
@@ -199,6 +203,45 @@ def test_who_cannot_be_enrolled_and_nothing_is_recorded(gateway, training_db,
     again = mutate(gateway, ENROLL, TRAINER, sessionId=session_id, observerId=a)
     assert codes(again) == [("ALREADY_ENROLLED", "observerId")]
     assert training_events.count_documents({"type": "ObserverEnrolled"}) == 2
+
+
+def test_a_roster_is_enrolled_at_once_each_on_their_own_merits(gateway, training_db,
+                                                                training_events):
+    a, b, c, d, e = register_observers(gateway, 5)
+    course_id = define_course(gateway)
+    session_id = schedule(gateway, course_id)["id"]
+    elsewhere = schedule(gateway, course_id, starts=START + timedelta(hours=3))["id"]
+    mutate(gateway, ENROLL, TRAINER, sessionId=elsewhere, observerId=d)
+    mutate(gateway, SUSPEND, id=e, reason="no longer impartial")
+    assert eventually(lambda: training_db["observers"].find_one({"_id": e,
+                                                                 "suspended": True}))
+
+    roster = [a, b, "nobody", c, d, a, e]
+    first = mutate(gateway, ENROLL_ROSTER, TRAINER, sessionId=session_id,
+                   observerIds=roster)
+    assert first["errors"] == []
+    assert first["roster"]["enrollments"] == [
+        {"observerId": a, "waitlisted": False}, {"observerId": b, "waitlisted": False},
+        {"observerId": c, "waitlisted": True}]
+    assert first["roster"]["refused"] == [
+        {"code": "UNKNOWN_OBSERVER", "field": "observerIds.2"},
+        {"code": "OVERLAPPING_SESSION", "field": "observerIds.4"},
+        {"code": "OBSERVER_SUSPENDED", "field": "observerIds.6"}]
+
+    # Sent again, it enrolls nobody twice; a refused observer was left no booking.
+    again = mutate(gateway, ENROLL_ROSTER, TRAINER, sessionId=session_id,
+                   observerIds=[a, b, c])
+    assert again["roster"] == {"enrollments": [], "refused": [
+        {"code": "ALREADY_ENROLLED", "field": f"observerIds.{i}"} for i in range(3)]}
+    assert training_events.count_documents({"type": "ObserverEnrolled"}) == 4
+    assert training_events.count_documents({"type": "SessionBooked"}) == 4
+
+    other = mutate(gateway, ENROLL_ROSTER, {"role": "trainer",
+                                            "subject": "trainer:other"},
+                   sessionId=session_id, observerIds=[a])
+    assert other["roster"] is None and codes(other) == [("NOT_FOUND", "sessionId")]
+    empty = mutate(gateway, ENROLL_ROSTER, TRAINER, sessionId=session_id, observerIds=[])
+    assert empty["roster"] is None and codes(empty)[0][1] == "observerIds"
 
 
 def test_sessions_are_checked_and_scoped(gateway, training_events):
