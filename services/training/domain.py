@@ -279,7 +279,8 @@ class Session(Keyed):
                     self.facts["roles"], self.key))
 
     def _earned(self, observer_id):
-        return (observer_id not in self.ever_certified and self.scores[observer_id] >= self.facts["pass_mark"]
+        return (observer_id not in self.ever_certified
+                and self.scores[observer_id] >= self.facts["pass_mark"]
                 and set(self.facts["required_modules"]) <= self.attended.get(observer_id,
                                                                              set()))
 
