@@ -15,6 +15,11 @@ def bind(**fields):
     _context.fields = fields
 
 
+def bound():
+    """The fields bound to the current worker's log lines."""
+    return dict(getattr(_context, "fields", {}))
+
+
 def clear():
     _context.fields = {}
 

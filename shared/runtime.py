@@ -5,6 +5,7 @@ Everything framework-specific lives here, so domain code and the rest of shared/
 plain Python.
 """
 import contextlib
+import copy
 import dataclasses
 import functools
 import logging
@@ -49,6 +50,21 @@ class RpcProxy(nameko_rpc.RpcProxy):
 
     def __init__(self, target_service, **options):
         super().__init__(target_service, delivery_mode=NON_PERSISTENT, **options)
+
+    def get_dependency(self, worker_ctx):
+        return _ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,
+                             **self.options)
+
+
+class _ServiceProxy(nameko_rpc.ServiceProxy):
+    def on_behalf(self, metadata):
+        """The same proxy for a caller this worker serves in a round of its own (see
+        Gathered): its calls carry that caller's correlation id, actor and role."""
+        behalf = copy.copy(self.worker_ctx)
+        behalf.data = {**self.worker_ctx.data, **{
+            k: v for k, v in metadata.items() if k != "causation_id"}}
+        return _ServiceProxy(behalf, self.service_name, self.reply_listener,
+                             **self.options)
 
 
 class _ServiceDatabase(DependencyProvider):

@@ -19,6 +19,7 @@ from services.hotline.projections import Appeals, Hotline, MessageLog, Observers
 from services.hotline.schemas import (AnswerAppeal, AssignAppeal, CommentAppeal,
                                       DefineFaq, EscalateAppeal, InboundSms,
                                       MessageFilter, OnAppeal, OpenAppeal, SendBroadcast)
+from shared import logs
 from shared.errors import Problem, Rejected
 from shared.runtime import (BoundEventLog, EventLog, Gathered, ReadModel,
                             RequestContext, RpcProxy, replies)
@@ -75,7 +76,8 @@ class HotlineService:
 
     @rpc
     def receive_sms(self, message):
-        return self._receive_sms(message, log=self.log, submissions=self.submissions)
+        return self._receive_sms(message, log=self.log, submissions=self.submissions,
+                                 deployment=self.deployment)
 
     @rpc
     def receive_sms_of(self, items):
@@ -83,18 +85,27 @@ class HotlineService:
         shared.runtime.Gathered): items are [metadata, message, key], each answered, in
         order, as receive_sms answers it. They are decided side by side, so their
         reports share rounds to reporting and their appends share commits."""
+        round_fields = logs.bound()
+
         def received(item):
             metadata, message, _ = item
-            return self._receive_sms(message, log=BoundEventLog(self.log.store, metadata),
-                                     submissions=self.submissions.on_behalf(metadata))
+            # Each message's log lines carry its own request's correlation id.
+            logs.bind(**{**round_fields, "correlation_id": metadata["correlation_id"]})
+            try:
+                return self._receive_sms(
+                    message, log=BoundEventLog(self.log.store, metadata),
+                    submissions=self.submissions.on_behalf(metadata),
+                    deployment=self.deployment.on_behalf(metadata))
+            finally:
+                logs.clear()
         with ThreadPoolExecutor(max(len(items), 1)) as side_by_side:
             return list(side_by_side.map(received, items))
 
     @replies(InboundSms())
-    def _receive_sms(self, message, log, submissions):
+    def _receive_sms(self, message, log, submissions, deployment):
         try:
             return commands.receive_sms(log, self.hotline,
-                                        Partners(submissions, self.deployment.check_in),
+                                        Partners(submissions, deployment.check_in),
                                         message, now())
         except Unavailable:
             raise Rejected(Problem("PARTNER_UNAVAILABLE", "the message is logged; "

@@ -213,12 +213,19 @@ def test_garbage_never_crashes_and_is_logged(webhook, field, hotline_db, body,
 
 
 def test_check_in_by_sms_reaches_deployment(webhook, field, deployment,
-                                            service_config):
+                                            service_config, deployment_db, hotline_db):
+    """...as the observer's own request, whatever round carried it."""
+    webhook.session.headers["X-Correlation-Id"] = "sms-check-in-7"
     answer = webhook.reply("CI1234")
     assert answer["status"] == "accepted", answer
     assert answer["reply"] == "Check-in at station 1001 recorded."
     with ServiceRpcProxy("deployment", service_config) as rpc:
         assert eventually(lambda: rpc.check_ins("1001"))[0]["observer_id"] == "o-en"
+    [checked_in] = deployment_db["events"].find({"type": "ObserverCheckedIn"})
+    [received] = hotline_db["events"].find({"type": "SmsReceived"})
+    assert checked_in["metadata"]["correlation_id"] == "sms-check-in-7"
+    assert received["metadata"]["correlation_id"] == "sms-check-in-7"
+    assert checked_in["metadata"]["channel"] == received["metadata"]["channel"]
 
 
 def test_a_broadcast_reaches_the_filtered_observers_through_the_provider(
