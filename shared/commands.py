@@ -72,9 +72,13 @@ def execute_all(log, commands):
                                              answered[command.idempotency_key])
         else:
             todo.append(i)
+    aggregates = getattr(log, "aggregates", None)
     for attempt in range(ATTEMPTS):
         loaded = {i: commands[i].loaded for i in todo
                   if attempt == 0 and commands[i].loaded is not None}
+        if attempt == 0 and aggregates is not None:
+            loaded.update(_kept(log, aggregates, [(i, commands[i]) for i in todo
+                                                  if i not in loaded]))
         unread = {commands[i].stream_id for i in todo
                   if not commands[i].new and i not in loaded}
         streams = log.read_streams(unread) if unread else {}
@@ -90,7 +94,7 @@ def execute_all(log, commands):
                 outcomes[i] = exc
                 continue
             if not aggregate.pending:
-                outcomes[i] = aggregate
+                outcomes[i] = _kept_after(aggregates, aggregate)
                 continue
             appends.append(Append(
                 command.stream_id, aggregate.version,
@@ -108,12 +112,33 @@ def execute_all(log, commands):
                 outcomes[i] = _as_first_recorded(log, commands[i].aggregate_cls,
                                                  recorded[-1])
             else:
-                outcomes[i] = aggregate
+                outcomes[i] = _kept_after(aggregates, aggregate)
         if not todo:
             return outcomes
     for i in todo:
         outcomes[i] = ConcurrencyError(commands[i].stream_id, "loaded", "moving")
     return outcomes
+
+
+def _kept(log, aggregates, indexed):
+    """{index: aggregate} for the (index, command) pairs on aggregates this process
+    keeps as their streams still stand: the first command on each stream only (the
+    others replay it, and clash as they would)."""
+    first = {}
+    for i, command in indexed:
+        if command.aggregate_cls.kept and not command.new:
+            first.setdefault(command.stream_id, i)
+    taken = aggregates.take(first)
+    heads = log.stream_heads(taken) if taken else {}
+    return {first[stream]: aggregate for stream, aggregate in taken.items()
+            if heads.get(stream, 0) == aggregate.version}
+
+
+def _kept_after(aggregates, aggregate):
+    """The aggregate a command decided on, kept for the next if its class is."""
+    if aggregates is not None and aggregate.kept:
+        aggregates.keep(aggregate)
+    return aggregate
 
 
 def _as_first_recorded(log, aggregate_cls, last):

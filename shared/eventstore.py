@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared.aggregate import Aggregates
 from shared.ids import new_ids
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ class EventStore:
         self.claims = db["claims"]
         self.bulk_marks = db["bulk_marks"]
         self.upcasters = upcasters or Upcasters()
+        # Decided on in this process: shared.commands replays them only when moved.
+        self.aggregates = Aggregates()
         self._queue = queue.Queue()
         self._committer = None
         self._lock = threading.Lock()
@@ -422,6 +425,10 @@ class EventStore:
             {"stream_id": stream_id, "version": {"$gt": after_version}}
         ).sort("version", ASCENDING)
         return [self._recorded(doc) for doc in cursor]
+
+    def stream_heads(self, stream_ids):
+        """{stream id: its version} for those of the streams that have events."""
+        return self._stream_heads(stream_ids, session=None)
 
     def read_streams(self, stream_ids):
         """{stream id: its events in order} for many streams in one query."""

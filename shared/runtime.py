@@ -188,6 +188,13 @@ class BoundEventLog:
     def read_streams(self, stream_ids):
         return self.store.read_streams(stream_ids)
 
+    def stream_heads(self, stream_ids):
+        return self.store.stream_heads(stream_ids)
+
+    @property
+    def aggregates(self):
+        return self.store.aggregates
+
     def owner_of(self, namespace, value):
         return self.store.owner_of(namespace, value)
 

@@ -401,6 +401,9 @@ class StationReport(Located):
     until a coordinator overrides the value."""
 
     events = (ReportSubmitted, MasterValueOverridden, StationMoved)
+    # A station's stream grows with every copy of the day (an observer's voting
+    # checklist every few minutes): replaying it for each was most of a report's cost.
+    kept = True
 
     def __init__(self, id):
         super().__init__(id)

@@ -1,11 +1,15 @@
 """The event store's contract, against the real mongod."""
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import eventlet
 import pytest
 
+from shared.aggregate import Aggregate
+from shared.commands import execute
 from shared.config import ROOT
+from shared.errors import Problem, Rejected
 from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, NewEvent,
                                UniquenessError, Upcasters)
 
@@ -133,3 +137,47 @@ def test_a_sequence_hands_out_each_number_once_with_a_key_of_its_own(store):
     assert (list(first), list(second)) == ([0, 1, 2], [3, 4])
     assert key == same_key and len(key) == 32
     assert store.reserve("other", 1)[1] != key
+
+
+@dataclass(frozen=True)
+class Counted:
+    total: int
+
+
+class Tally(Aggregate):
+    """A kept aggregate that counts how often it was replayed."""
+
+    events = (Counted,)
+    kept = True
+    replays = 0
+
+    def __init__(self, id):
+        super().__init__(id)
+        self.total = 0
+
+    @classmethod
+    def replay(cls, id, history):
+        cls.replays += 1
+        return super().replay(id, history)
+
+    def on_counted(self, event):
+        self.total = event.total
+
+
+def test_a_kept_aggregate_is_replayed_only_when_another_writer_moved_it(store):
+    def add(n, stream="tally-1"):
+        return execute(store, Tally, stream, lambda t: t.record(Counted(t.total + n)))
+    assert add(1).total == 1 and Tally.replays == 1
+    assert add(2).total == 3 and add(3).total == 6
+    assert Tally.replays == 1  # decided on as this process left it
+    store.append("tally-1", 3, [NewEvent("Counted", {"total": 100})])  # someone else
+    assert add(1).total == 101 and Tally.replays == 2
+    with pytest.raises(Rejected):
+        execute(store, Tally, "tally-1", lambda t: t.record(Counted(0)) or _refuse())
+    # A refused decision is not kept: the next replays the stream as it stands.
+    assert add(1).total == 102 and Tally.replays == 3
+    assert [e.data["total"] for e in store.read_stream("tally-1")] == [1, 3, 6, 100, 101, 102]
+
+
+def _refuse():
+    raise Rejected(Problem("NO", "refused"))
