@@ -408,15 +408,8 @@ class EventStore:
         return doc["owner"] if doc else None
 
     def _stream_heads(self, stream_ids, session):
-        # $sort + $group/$first on the (stream_id, version) index is a distinct scan:
-        # one index entry per stream, however long the stream is.
-        pipeline = [
-            {"$match": {"stream_id": {"$in": list(stream_ids)}}},
-            {"$sort": {"stream_id": ASCENDING, "version": DESCENDING}},
-            {"$group": {"_id": "$stream_id", "version": {"$first": "$version"}}},
-        ]
-        return {d["_id"]: d["version"]
-                for d in self.events.aggregate(pipeline, session=session)}
+        return {d["_id"]: d["version"] for d in self.events.aggregate(
+            heads_pipeline(stream_ids), session=session)}
 
     # -- reading ---------------------------------------------------------------------
 
@@ -466,6 +459,16 @@ class EventStore:
             id=doc["_id"], stream_id=doc["stream_id"], version=doc["version"],
             position=doc["position"], type=doc["type"], schema_version=schema_version,
             data=data, metadata=doc["metadata"])
+
+
+def heads_pipeline(stream_ids):
+    """The last version of each stream. $sort + $group/$first on the (stream_id,
+    version) index is a distinct scan, one index entry per stream however long it is,
+    only with a sort the index can walk (all ascending or, here, all descending): with
+    stream_id ascending, mongod read and sorted every entry of every stream instead."""
+    return [{"$match": {"stream_id": {"$in": list(stream_ids)}}},
+            {"$sort": {"stream_id": DESCENDING, "version": DESCENDING}},
+            {"$group": {"_id": "$stream_id", "version": {"$first": "$version"}}}]
 
 
 def queued_batch(waiting, largest):

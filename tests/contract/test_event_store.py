@@ -1,4 +1,5 @@
 """The event store's contract, against the real mongod."""
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from shared.commands import execute
 from shared.config import ROOT
 from shared.errors import Problem, Rejected
 from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, NewEvent,
-                               UniquenessError, Upcasters)
+                               UniquenessError, Upcasters, heads_pipeline)
 
 
 def event(n, type="Happened"):
@@ -181,3 +182,16 @@ def test_a_kept_aggregate_is_replayed_only_when_another_writer_moved_it(store):
 
 def _refuse():
     raise Rejected(Problem("NO", "refused"))
+
+
+def test_a_streams_head_is_found_without_reading_the_stream(store):
+    """Every append checks its stream's head: a long stream must not cost more."""
+    for stream in ("long-1", "long-2"):
+        store.append(stream, NO_STREAM, [event(n) for n in range(200)])
+    assert store.stream_heads(["long-1", "long-2", "none"]) == {"long-1": 200,
+                                                                "long-2": 200}
+    plan = store.db.command("explain", {"aggregate": "events", "cursor": {},
+                                        "pipeline": heads_pipeline(["long-1", "long-2"])},
+                            verbosity="executionStats")
+    assert "DISTINCT_SCAN" in str(plan)
+    assert max(map(int, re.findall(r"'totalKeysExamined': (\d+)", str(plan)))) < 10
