@@ -12,7 +12,7 @@ from services.hotline.domain import (OVERDUE_HOURS, PENDING, Appeal, Broadcast,
 from services.hotline.sms import Malformed, parse
 from services.registry.domain import normalize_phone
 from shared import config
-from shared.commands import Command, execute, execute_all, replay_stream
+from shared.commands import Command, execute, execute_all, history
 from shared.errors import Problem, Rejected
 from shared.ids import new_id
 
@@ -29,10 +29,45 @@ class Unavailable(Exception):
     gateway asked to deliver it again."""
 
 
-def receive_sms(log, hotline, partners, message, now):
-    """message: {"sender", "text", "gateway_id", "received_at", "raw_base64"}; answers
-    {"reply", "status", "problems"} (reply None: send nothing). Raises Unavailable
-    after logging when reporting or deployment did not answer."""
+class Reads:
+    """What a round of messages is decided on, read at once for all of them: their
+    senders' lines and the observers their codes name."""
+
+    def __init__(self, log, hotline, messages):
+        self._hotline = hotline
+        messages = [m for m in messages if isinstance(m, dict)]
+        senders = [_sender(m.get("sender")) for m in messages]
+        self._streams = {SenderLine.stream(number): [] for number, ignored in senders
+                         if not ignored}
+        self._streams.update(log.read_streams(set(self._streams)))
+        codes = {_observer_code(m.get("text")) for m in messages} - {None}
+        self._observers = dict.fromkeys(codes)
+        self._observers.update(hotline.observers_by_code(codes) if codes else {})
+
+    def line(self, number):
+        """The sender's line as the round found it: each message its own copy."""
+        stream = SenderLine.stream(number)
+        return SenderLine.replay(stream, history(self._streams[stream]))
+
+    def observer_by_code(self, sms_code):
+        return self._observers[sms_code]
+
+    def observer_by_phone(self, number):
+        return self._hotline.observer_by_phone(number)
+
+
+def _observer_code(text):
+    try:
+        return parse(text).observer_code if isinstance(text, str) else None
+    except Malformed:
+        return None
+
+
+def receive_sms(log, reads, partners, message, now):
+    """message: {"sender", "text", "gateway_id", "received_at", "raw_base64"}, decided
+    on `reads` (its round's Reads); answers {"reply", "status", "problems"} (reply
+    None: send nothing). Raises Unavailable after logging when reporting or deployment
+    did not answer."""
     number, ignored = _sender(message["sender"])
     received = dict(message_id=new_id(), sender=number, text=message["text"],
                     gateway_id=message.get("gateway_id"),
@@ -46,12 +81,12 @@ def receive_sms(log, hotline, partners, message, now):
         _log(log, own, received, "ignored", [{"code": ignored}])
         return {"reply": None, "status": "ignored", "problems": [{"code": ignored}]}
     # Read once: what this message is decided on, unless another moved it meanwhile.
-    line = replay_stream(log, SenderLine, SenderLine.stream(number))
+    line = reads.line(number)
     screened = line.screen(received["gateway_id"], received["text"], now)
     if screened:
-        return _screened(log, hotline, line, received, screened, now)
+        return _screened(log, reads, line, received, screened, now)
     try:
-        outcome = _understand(hotline, partners, number, received, now)
+        outcome = _understand(reads, partners, number, received, now)
     except Unavailable:
         _log(log, line, received, PENDING, [{"code": "PARTNER_UNAVAILABLE"}])
         raise
@@ -91,13 +126,13 @@ def _log(log, line, received, status, problems, reply=None, **facts):
             loaded=line)
 
 
-def _screened(log, hotline, line, received, screened, now):
+def _screened(log, reads, line, received, screened, now):
     verdict, detail = screened
     if verdict == "ignored":
         _log(log, line, received, "ignored", [{"code": detail}])
         return {"reply": None, "status": "ignored", "problems": [{"code": detail}]}
     problems = [{"code": "DUPLICATE", "message_id": detail}]
-    observer = hotline.observer_by_phone(received["sender"])
+    observer = reads.observer_by_phone(received["sender"])
     text = replies.reply("duplicate", observer and observer.get("locale"))
     if verdict == "redelivery":
         return {"reply": text, "status": "duplicate", "problems": problems}
@@ -143,18 +178,18 @@ def _reply(received, text, status, observer_id, now):
                       status=status, sent_at=iso(now), observer_id=observer_id)
 
 
-def _understand(hotline, partners, number, received, now):
+def _understand(reads, partners, number, received, now):
     """What the message says and what reporting (or deployment) made of it."""
     try:
         sms = parse(received["text"])
     except Malformed as exc:
-        observer = hotline.observer_by_phone(number)
+        observer = reads.observer_by_phone(number)
         return {"status": "malformed", "observer_id": observer and observer["id"],
                 "problems": [{"code": exc.reason, "message": exc.detail}],
                 "reply": replies.reply("malformed", observer and observer.get("locale"))}
-    observer = hotline.observer_by_code(sms.observer_code)
+    observer = reads.observer_by_code(sms.observer_code)
     if observer is None:
-        caller = hotline.observer_by_phone(number)
+        caller = reads.observer_by_phone(number)
         return {"status": "unknown_observer", "form_prefix": sms.prefix,
                 "observer_id": caller and caller["id"],
                 "problems": [{"code": "UNKNOWN_OBSERVER", "code_given": sms.observer_code}],

@@ -266,8 +266,12 @@ class Hotline(AppealQueries):
         self.db = db
 
     def observer_by_code(self, sms_code):
-        doc = self.db["observers"].find_one({"sms_code": sms_code})
-        return _observer_view(doc) if doc and doc.get("phones") is not None else None
+        return self.observers_by_code({sms_code}).get(sms_code)
+
+    def observers_by_code(self, sms_codes):
+        """{sms code: observer} of the codes that name an observer with a phone."""
+        return {doc["sms_code"]: _observer_view(doc) for doc in self.db["observers"].find(
+            {"sms_code": {"$in": list(sms_codes)}, "phones": {"$ne": None}})}
 
     def observer_by_phone(self, number):
         doc = self.db["observers"].find_one({"phones": number})

@@ -77,15 +77,18 @@ class HotlineService:
     @rpc
     def receive_sms(self, message):
         return self._receive_sms(message, log=self.log, submissions=self.submissions,
-                                 deployment=self.deployment)
+                                 deployment=self.deployment,
+                                 reads=commands.Reads(self.log, self.hotline, [message]))
 
     @rpc
     def receive_sms_of(self, items):
         """Messages the gateway gathered from concurrent webhook calls (see
         shared.runtime.Gathered): items are [metadata, message, key], each answered, in
-        order, as receive_sms answers it. They are decided side by side, so their
-        reports share rounds to reporting and their appends share commits."""
+        order, as receive_sms answers it. They are read together, then decided side by
+        side, so their reports share rounds to reporting and their appends share
+        commits."""
         round_fields = logs.bound()
+        reads = commands.Reads(self.log, self.hotline, [message for _, message, _ in items])
 
         def received(item):
             metadata, message, _ = item
@@ -95,16 +98,16 @@ class HotlineService:
                 return self._receive_sms(
                     message, log=BoundEventLog(self.log.store, metadata),
                     submissions=self.submissions.on_behalf(metadata),
-                    deployment=self.deployment.on_behalf(metadata))
+                    deployment=self.deployment.on_behalf(metadata), reads=reads)
             finally:
                 logs.clear()
         with ThreadPoolExecutor(max(len(items), 1)) as side_by_side:
             return list(side_by_side.map(received, items))
 
     @replies(InboundSms())
-    def _receive_sms(self, message, log, submissions, deployment):
+    def _receive_sms(self, message, log, submissions, deployment, reads):
         try:
-            return commands.receive_sms(log, self.hotline,
+            return commands.receive_sms(log, reads,
                                         Partners(submissions, deployment.check_in),
                                         message, now())
         except Unavailable:

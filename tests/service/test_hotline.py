@@ -149,6 +149,28 @@ def test_messages_sent_at_once_are_each_decided_and_logged_as_their_own(
     assert reporting_db["events"].count_documents({"type": "ReportSubmitted"}) == 3
 
 
+def test_a_round_is_read_at_once_and_each_message_answered_on_its_own(field,
+                                                                      hotline_rpc):
+    """A round's senders and observers are read together; a message that reads as
+    nothing (no text, an unknown code, garbage) is still answered as itself."""
+    def item(n, **message):
+        return [{"correlation_id": f"round-{n}"}, message, None]
+    answers = hotline_rpc.receive_sms_of([
+        item(1, sender=PHONE, text="OP1234 AA1 AB7", gateway_id="r-1"),
+        item(2, sender="+996555000002"),
+        item(3, sender="+996555000002", text="OP4444 AA1", gateway_id="r-3"),
+        item(4, sender="+996555000003", text="hello", gateway_id="r-4"),
+        item(5, sender=PHONE, text="OP1234 AA1 AB7", gateway_id="r-5")])
+    assert [a["ok"] for a in answers] == [True, False, True, True, True]
+    assert answers[1]["errors"][0]["field"] == "text"
+    statuses = [a["ok"] and a["data"]["status"] for a in answers]
+    # The same text twice from one number: whichever is decided first is the news.
+    assert sorted([statuses[0], statuses[4]]) == ["accepted", "duplicate"]
+    assert statuses[2:4] == ["unknown_observer", "malformed"]
+    assert "4444" in answers[2]["data"]["reply"]
+    assert answers[3]["data"]["reply"].startswith("Билдирүү")
+
+
 def test_a_phone_not_registered_to_the_observer_is_stored_unverified(webhook, field,
                                                                      reporting_db):
     answer = webhook.reply("OP5678 AA1 AB7", sender="+996555999999")
