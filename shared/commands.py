@@ -43,6 +43,20 @@ def replay_stream(log, aggregate_cls, stream_id):
     return aggregate_cls.replay(stream_id, history(log.read_stream(stream_id)))
 
 
+def load_all(log, aggregate_cls, stream_ids):
+    """{stream id: aggregate as its stream stands} for a command to decide on and pass
+    as `loaded`: those this process keeps (see Aggregates), if no one wrote to their
+    streams since, and the others replayed from one read."""
+    aggregates = getattr(log, "aggregates", None)
+    found = _kept(log, aggregates, stream_ids) \
+        if aggregates is not None and aggregate_cls.kept else {}
+    unread = set(stream_ids) - set(found)
+    streams = log.read_streams(unread) if unread else {}
+    found.update((stream, aggregate_cls.replay(stream, history(streams.get(stream, []))))
+                 for stream in unread)
+    return found
+
+
 def execute(log, aggregate_cls, stream_id, decide, idempotency_key=None, new=False,
             loaded=None):
     """Runs one command; returns the aggregate as it stands after it, or raises."""
@@ -77,8 +91,15 @@ def execute_all(log, commands):
         loaded = {i: commands[i].loaded for i in todo
                   if attempt == 0 and commands[i].loaded is not None}
         if attempt == 0 and aggregates is not None:
-            loaded.update(_kept(log, aggregates, [(i, commands[i]) for i in todo
-                                                  if i not in loaded]))
+            # The first command on each stream only: the others replay it, and clash
+            # as they would.
+            first = {}
+            for i in todo:
+                command = commands[i]
+                if i not in loaded and command.aggregate_cls.kept and not command.new:
+                    first.setdefault(command.stream_id, i)
+            loaded.update((first[stream], aggregate) for stream, aggregate
+                          in _kept(log, aggregates, first).items())
         unread = {commands[i].stream_id for i in todo
                   if not commands[i].new and i not in loaded}
         streams = log.read_streams(unread) if unread else {}
@@ -120,17 +141,12 @@ def execute_all(log, commands):
     return outcomes
 
 
-def _kept(log, aggregates, indexed):
-    """{index: aggregate} for the (index, command) pairs on aggregates this process
-    keeps as their streams still stand: the first command on each stream only (the
-    others replay it, and clash as they would)."""
-    first = {}
-    for i, command in indexed:
-        if command.aggregate_cls.kept and not command.new:
-            first.setdefault(command.stream_id, i)
-    taken = aggregates.take(first)
+def _kept(log, aggregates, stream_ids):
+    """{stream id: aggregate} of the streams this process keeps an aggregate of as the
+    stream still stands."""
+    taken = aggregates.take(stream_ids)
     heads = log.stream_heads(taken) if taken else {}
-    return {first[stream]: aggregate for stream, aggregate in taken.items()
+    return {stream: aggregate for stream, aggregate in taken.items()
             if heads.get(stream, 0) == aggregate.version}
 
 

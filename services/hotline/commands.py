@@ -2,6 +2,7 @@
 a submission in reporting (or a check-in in deployment) and a reply; the appeals desk;
 broadcasts. Plain Python over the injected event log, read models and partner
 services, so they run the same in the service and in a test."""
+import copy
 import re
 from datetime import datetime, timezone
 
@@ -12,7 +13,7 @@ from services.hotline.domain import (OVERDUE_HOURS, PENDING, Appeal, Broadcast,
 from services.hotline.sms import Malformed, parse
 from services.registry.domain import normalize_phone
 from shared import config
-from shared.commands import Command, execute, execute_all, history
+from shared.commands import Command, execute, execute_all, load_all
 from shared.errors import Problem, Rejected
 from shared.ids import new_id
 
@@ -36,18 +37,21 @@ class Reads:
     def __init__(self, log, hotline, messages):
         self._hotline = hotline
         messages = [m for m in messages if isinstance(m, dict)]
-        senders = [_sender(m.get("sender")) for m in messages]
-        self._streams = {SenderLine.stream(number): [] for number, ignored in senders
-                         if not ignored}
-        self._streams.update(log.read_streams(set(self._streams)))
+        streams = [SenderLine.stream(number) for number, ignored
+                   in (_sender(m.get("sender")) for m in messages) if not ignored]
+        lines = load_all(log, SenderLine, set(streams))
+        # Each message its own copy: two from one number in a round race as they would.
+        self._lines = {}
+        for stream in streams:
+            copies = self._lines.setdefault(stream, [])
+            copies.append(copy.deepcopy(lines[stream]) if copies else lines[stream])
         codes = {_observer_code(m.get("text")) for m in messages} - {None}
         self._observers = dict.fromkeys(codes)
         self._observers.update(hotline.observers_by_code(codes) if codes else {})
 
     def line(self, number):
-        """The sender's line as the round found it: each message its own copy."""
-        stream = SenderLine.stream(number)
-        return SenderLine.replay(stream, history(self._streams[stream]))
+        """The sender's line as the round found it."""
+        return self._lines[SenderLine.stream(number)].pop()
 
     def observer_by_code(self, sms_code):
         return self._observers[sms_code]

@@ -66,6 +66,9 @@ class SmsReplied:
 
 class SenderLine(Aggregate):
     events = (SmsReceived, SmsReplied)
+    # An observer's line grows all day; what a message is answered is decided before
+    # its append, so no caller reads the line after it is kept.
+    kept = True
 
     @classmethod
     def stream(cls, number):

@@ -8,7 +8,7 @@ import eventlet
 import pytest
 
 from shared.aggregate import Aggregate
-from shared.commands import execute
+from shared.commands import execute, load_all
 from shared.config import ROOT
 from shared.errors import Problem, Rejected
 from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, NewEvent,
@@ -178,6 +178,26 @@ def test_a_kept_aggregate_is_replayed_only_when_another_writer_moved_it(store):
     # A refused decision is not kept: the next replays the stream as it stands.
     assert add(1).total == 102 and Tally.replays == 3
     assert [e.data["total"] for e in store.read_stream("tally-1")] == [1, 3, 6, 100, 101, 102]
+
+
+def test_kept_aggregates_are_loaded_without_reading_their_streams(store):
+    def add(stream, loaded=None):
+        return execute(store, Tally, stream, lambda t: t.record(Counted(t.total + 1)),
+                       loaded=loaded)
+    add("tally-a"), add("tally-b")
+    before = Tally.replays
+    loaded = load_all(store, Tally, {"tally-a", "tally-b", "tally-new"})
+    assert {s: t.total for s, t in loaded.items()} == {"tally-a": 1, "tally-b": 1,
+                                                       "tally-new": 0}
+    assert Tally.replays == before + 1  # only the stream this process never kept
+    add("tally-b", loaded=loaded["tally-b"])
+    before = Tally.replays
+    # tally-a was loaded but never decided on, so it is no longer kept.
+    assert load_all(store, Tally, {"tally-a", "tally-b"})["tally-b"].total == 2
+    assert Tally.replays == before + 1
+    add("tally-b")
+    store.append("tally-b", 3, [NewEvent("Counted", {"total": 100})])  # someone else
+    assert load_all(store, Tally, {"tally-b"})["tally-b"].total == 100
 
 
 def _refuse():
