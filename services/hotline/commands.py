@@ -45,7 +45,14 @@ class Reads:
         for stream in streams:
             copies = self._lines.setdefault(stream, [])
             copies.append(copy.deepcopy(lines[stream]) if copies else lines[stream])
-        codes = {_observer_code(m.get("text")) for m in messages} - {None}
+        self._parsed = {}
+        for text in {m.get("text") for m in messages if isinstance(m.get("text"), str)}:
+            try:
+                self._parsed[text] = parse(text)
+            except Malformed as exc:
+                self._parsed[text] = exc
+        codes = {sms.observer_code for sms in self._parsed.values()
+                 if not isinstance(sms, Malformed)}
         self._observers = dict.fromkeys(codes)
         self._observers.update(hotline.observers_by_code(codes) if codes else {})
 
@@ -53,18 +60,17 @@ class Reads:
         """The sender's line as the round found it."""
         return self._lines[SenderLine.stream(number)].pop()
 
+    def sms(self, text):
+        """The message parsed (see services.hotline.sms.parse); raises Malformed."""
+        if isinstance(self._parsed[text], Malformed):
+            raise self._parsed[text]
+        return self._parsed[text]
+
     def observer_by_code(self, sms_code):
         return self._observers[sms_code]
 
     def observer_by_phone(self, number):
         return self._hotline.observer_by_phone(number)
-
-
-def _observer_code(text):
-    try:
-        return parse(text).observer_code if isinstance(text, str) else None
-    except Malformed:
-        return None
 
 
 def receive_sms(log, reads, partners, message, now):
@@ -185,7 +191,7 @@ def _reply(received, text, status, observer_id, now):
 def _understand(reads, partners, number, received, now):
     """What the message says and what reporting (or deployment) made of it."""
     try:
-        sms = parse(received["text"])
+        sms = reads.sms(received["text"])
     except Malformed as exc:
         observer = reads.observer_by_phone(number)
         return {"status": "malformed", "observer_id": observer and observer["id"],
