@@ -40,6 +40,11 @@ def gateway_port():
     return int(os.environ.get("GATEWAY_PORT", DEFAULT_GATEWAY_PORT))
 
 
+def access_log():
+    """Whether the gateway logs a line per HTTP request (NAZAR_ACCESS_LOG=1)."""
+    return os.environ.get("NAZAR_ACCESS_LOG", "") not in ("", "0")
+
+
 def gateway_host():
     return os.environ.get("GATEWAY_HOST", "127.0.0.1")
 
