@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from shared.aggregate import Aggregate, Keyed
+from shared.aggregate import Aggregate, Keyed, event_data
 from shared.errors import Problem, Rejected
 
 RESEND_WINDOW = timedelta(hours=12)
@@ -218,6 +218,8 @@ class Appeal(Keyed):
         self.region = None
         self.overdue = False
         self.due_at = None
+        self.facts = {}
+        """What the appeal says and what was done with it, as the desk reads it back."""
 
     def open(self, now, overdue_hours, **facts):
         hours = overdue_hours[facts["category"]]
@@ -260,22 +262,38 @@ class Appeal(Keyed):
 
     def on_appeal_opened(self, event):
         self.status, self.region, self.due_at = "new", event.region, event.due_at
+        self.facts = {**event_data(event), "assignee": None, "escalation": None, "answer": None,
+                      "comments": [], "history": []}
+        self._step("new", event.opened_at)
 
     def on_appeal_assigned(self, event):
         if self.status == "new":
             self.status = "in_progress"
+        self.facts["assignee"] = event.assignee
+        self._step("in_progress", event.at)
 
     def on_appeal_escalated(self, event):
         self.status = "escalated"
+        self.facts["escalation"] = {"group": event.group, "reason": event.reason,
+                                    "at": event.at}
+        self._step("escalated", event.at)
 
     def on_appeal_answered(self, event):
         self.status = "answered"
+        self.facts.update(answer=event.answer, faq_id=event.faq_id, answered_at=event.at)
+        self._step("answered", event.at)
 
     def on_appeal_closed(self, event):
         self.status = "closed"
+        self.facts["closed_at"] = event.at
+        self._step("closed", event.at)
 
     def on_appeal_commented(self, event):
-        pass
+        self.facts["comments"].append({"author": event.author, "text": event.text,
+                                       "at": event.at})
+
+    def _step(self, status, at):
+        self.facts["history"].append({"status": status, "at": at})
 
     def on_appeal_overdue(self, event):
         self.overdue = True

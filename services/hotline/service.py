@@ -190,9 +190,11 @@ class HotlineService:
         return self.hotline.stats(region, _moment(start), _moment(end))
 
     def _appeal(self, appeal):
-        """The appeal's id and status as the command left it: the read model follows."""
-        return {"id": appeal.key, "status": appeal.status, "region": appeal.region,
-                "overdue": appeal.overdue}
+        """The appeal as the command left it (the read model follows)."""
+        facts = dict(appeal.facts)
+        del facts["appeal_id"]
+        return {**facts, "id": appeal.key, "status": appeal.status,
+                "region": appeal.region, "overdue": appeal.overdue}
 
     @rpc
     def ping(self):
