@@ -37,8 +37,10 @@ class Reads:
     def __init__(self, log, hotline, messages):
         self._hotline = hotline
         messages = [m for m in messages if isinstance(m, dict)]
+        senders = [m["sender"] for m in messages if isinstance(m.get("sender"), str)]
+        self._senders = {raw: _sender(raw) for raw in set(senders)}
         streams = [SenderLine.stream(number) for number, ignored
-                   in (_sender(m.get("sender")) for m in messages) if not ignored]
+                   in map(self._senders.get, senders) if not ignored]
         lines = load_all(log, SenderLine, set(streams))
         # Each message its own copy: two from one number in a round race as they would.
         self._lines = {}
@@ -55,6 +57,10 @@ class Reads:
                  if not isinstance(sms, Malformed)}
         self._observers = dict.fromkeys(codes)
         self._observers.update(hotline.observers_by_code(codes) if codes else {})
+
+    def sender(self, raw):
+        """(E.164 number or the sender as given, why it is ignored or None)."""
+        return self._senders[raw]
 
     def line(self, number):
         """The sender's line as the round found it."""
@@ -78,7 +84,7 @@ def receive_sms(log, reads, partners, message, now):
     on `reads` (its round's Reads); answers {"reply", "status", "problems"} (reply
     None: send nothing). Raises Unavailable after logging when reporting or deployment
     did not answer."""
-    number, ignored = _sender(message["sender"])
+    number, ignored = reads.sender(message["sender"])
     received = dict(message_id=new_id(), sender=number, text=message["text"],
                     gateway_id=message.get("gateway_id"),
                     received_at=_moment(message.get("received_at"), now),

@@ -215,11 +215,17 @@ class Appeal(Keyed):
     def __init__(self, id):
         super().__init__(id)
         self.status = None
-        self.region = None
         self.overdue = False
-        self.due_at = None
         self.facts = {}
         """What the appeal says and what was done with it, as the desk reads it back."""
+
+    @property
+    def region(self):
+        return self.facts.get("region")
+
+    @property
+    def due_at(self):
+        return self.facts.get("due_at")
 
     def open(self, now, overdue_hours, **facts):
         hours = overdue_hours[facts["category"]]
@@ -261,9 +267,9 @@ class Appeal(Keyed):
                                    "appeal_id"))
 
     def on_appeal_opened(self, event):
-        self.status, self.region, self.due_at = "new", event.region, event.due_at
-        self.facts = {**event_data(event), "assignee": None, "escalation": None, "answer": None,
-                      "comments": [], "history": []}
+        self.status = "new"
+        self.facts = {**event_data(event), "assignee": None, "escalation": None,
+                      "answer": None, "comments": [], "history": []}
         self._step("new", event.opened_at)
 
     def on_appeal_assigned(self, event):

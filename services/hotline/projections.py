@@ -265,9 +265,6 @@ class Hotline(AppealQueries):
     def __init__(self, db):
         self.db = db
 
-    def observer_by_code(self, sms_code):
-        return self.observers_by_code({sms_code}).get(sms_code)
-
     def observers_by_code(self, sms_codes):
         """{sms code: observer} of the codes that name an observer with a phone."""
         return {doc["sms_code"]: _observer_view(doc) for doc in self.db["observers"].find(

@@ -191,10 +191,9 @@ class HotlineService:
 
     def _appeal(self, appeal):
         """The appeal as the command left it (the read model follows)."""
-        facts = dict(appeal.facts)
-        del facts["appeal_id"]
+        facts = {k: v for k, v in appeal.facts.items() if k != "appeal_id"}
         return {**facts, "id": appeal.key, "status": appeal.status,
-                "region": appeal.region, "overdue": appeal.overdue}
+                "overdue": appeal.overdue}
 
     @rpc
     def ping(self):
