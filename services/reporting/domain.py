@@ -408,6 +408,7 @@ class StationReport(Located):
     def __init__(self, id):
         super().__init__(id)
         self.copies = {}
+        self.tally = Tally()
         self.overrides = {}
         self.master, self.conflicts = {}, []
         self.station_status = "missing"
@@ -440,9 +441,9 @@ class StationReport(Located):
         outcome = outcome_of(form.facts, sorted(values), missing, unknown, invalid,
                              flags, verified)
         if changes or comment != copy["comment"] or verified != copy["verified"]:
-            copies = {**self.copies, key: {"answers": answers, "verified": verified,
-                                           "flagged": bool(flags)}}
-            master, conflicts, status_after = _master(form, copies, self.overrides)
+            master, conflicts, status_after = _master(form, self.tally.moved(
+                _counted(copy), _counted({"answers": answers, "verified": verified,
+                                          "flagged": bool(flags)})), self.overrides)
             self.record(ReportSubmitted(
                 self.submission_id(key), form.facts["form_id"], form.facts["version"],
                 form.facts["kind"], observer_id, station["code"], station["region"],
@@ -464,7 +465,7 @@ class StationReport(Located):
             raise Rejected(Problem("NO_REPORT", f"station {station['code']} has not "
                                    "reported this form", "station_code"))
         overrides = {**self.overrides, tag: value}
-        master, conflicts, status_after = _master(form, self.copies, overrides)
+        master, conflicts, status_after = _master(form, self.tally, overrides)
         station = self.located(station)
         self.record(MasterValueOverridden(
             form.facts["form_id"], station["code"], station["region"],
@@ -475,9 +476,11 @@ class StationReport(Located):
         return {"form_id": self.id.split(":")[1], "status": self.station_status}
 
     def on_report_submitted(self, event):
-        self.copies[self.copy_key(event.observer_id, event.serial)] = {
-            "answers": event.answers, "comment": event.comment,
-            "verified": event.verified, "flagged": bool(event.flags)}
+        key = self.copy_key(event.observer_id, event.serial)
+        copy = {"answers": event.answers, "comment": event.comment,
+                "verified": event.verified, "flagged": bool(event.flags)}
+        self.tally = self.tally.moved(_counted(self.copies.get(key)), _counted(copy))
+        self.copies[key] = copy
         self._master_after(event)
         # What a retried request is answered with.
         self.outcome = {**outcome_of(vars(event), sorted(event.changes), event.missing,
@@ -494,24 +497,54 @@ class StationReport(Located):
         self.station_status = event.station_status
 
 
-def _master(form, copies, overrides):
-    """(master values, conflicting tags, the station's status) from the verified
-    copies that break no rule, and a coordinator's overrides."""
-    given = {}
-    for copy in copies.values():
-        if copy["verified"] and not copy["flagged"]:
-            for tag, value in copy["answers"].items():
-                given.setdefault(tag, []).append(value)
+class Tally:
+    """How many of a station's copies that count give each value of each question. The
+    master copy follows from it, so a new copy costs its own answers, not a pass over
+    every copy the station sent during the day (a voting checklist every few minutes).
+    `moved` answers a new tally: a copy's master is worked out before its event is
+    recorded."""
+
+    def __init__(self, counts=None):
+        self.counts = counts or {}  # {tag: {value key: (value, copies giving it)}}
+
+    def moved(self, before, after):
+        """The tally with a copy's answers `before` replaced by `after` (None: none)."""
+        counts = dict(self.counts)
+        for answers, step in ((before, -1), (after, 1)):
+            for tag, value in (answers or {}).items():
+                values = dict(counts.get(tag, {}))
+                key = tuple(value) if isinstance(value, list) else value
+                n = values.get(key, (value, 0))[1] + step
+                if n:
+                    values[key] = (value, n)
+                else:
+                    values.pop(key)
+                if values:
+                    counts[tag] = values
+                else:
+                    counts.pop(tag)
+        return Tally(counts)
+
+
+def _counted(copy):
+    """A copy's answers if they count towards the master copy: verified, breaking no
+    rule."""
+    return copy["answers"] if copy and copy["verified"] and not copy["flagged"] else None
+
+
+def _master(form, tally, overrides):
+    """(master values, conflicting tags, the station's status) from the tally of the
+    verified copies that break no rule, and a coordinator's overrides."""
     master, conflicts = {}, []
-    for tag, values in given.items():
+    for tag, values in tally.counts.items():
         if tag in overrides:
             continue
-        if all(v == values[0] for v in values):
-            master[tag] = values[0]
+        if len(values) == 1:
+            master[tag] = next(iter(values.values()))[0]
         else:
             conflicts.append(tag)
     master.update(overrides)
-    if not given and not overrides:
+    if not tally.counts and not overrides:
         status = "missing"
     elif conflicts:
         status = "conflict"

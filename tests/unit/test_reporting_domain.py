@@ -2,8 +2,8 @@
 protocol flags, the PVT estimate with known answers."""
 import pytest
 
-from services.reporting.domain import (Form, Protocol, pvt_estimate, protocol_flags,
-                                       turnout_flags)
+from services.reporting.domain import (Form, Protocol, StationReport, pvt_estimate,
+                                       protocol_flags, turnout_flags)
 from services.reporting.schemas import EVENTS
 from shared.errors import Rejected
 
@@ -37,6 +37,29 @@ def test_control_relations_judge_only_what_was_answered():
     with pytest.raises(Rejected) as refused:
         form([{"name": "r", "left": ["Y"], "op": "=", "right": ["N"]}])
     assert refused.value.problems[0].code == "INVALID_RELATION"
+
+
+def test_the_master_copy_follows_the_copies_that_count_as_they_change():
+    f, station = form(), {"code": "1", "region": "R", "district": "D"}
+    report = StationReport(StationReport.stream("f", "1"))
+
+    def submit(observer, answers, serial=None, verified=True, assigned=True):
+        values, _, _ = f.read(answers)
+        report.submit(f, observer, station, "sms", values, [], [], assigned, verified,
+                      serial=serial)
+        return report.master, report.conflicts, report.station_status
+
+    assert submit("a", {"N": 3, "C": "12"}) == ({"N": 3, "C": [1, 2]}, [], "complete")
+    # An unverified sender's copy does not count, nor does one breaking no rule but
+    # sent by an observer not assigned here.
+    assert submit("b", {"N": 4}, verified=False) == ({"N": 3, "C": [1, 2]}, [],
+                                                      "complete")
+    assert submit("c", {"N": 5}, assigned=False)[1] == []
+    assert submit("d", {"N": 4, "C": "21"}) == ({"C": [1, 2]}, ["N"], "conflict")
+    # d's next copy (a new serial) disagrees too; once d corrects both, they agree.
+    assert submit("d", {"N": 6}, serial="2")[1] == ["N"]
+    submit("d", {"N": 3}, serial="2")
+    assert submit("d", {"N": 3}) == ({"N": 3, "C": [1, 2]}, [], "complete")
 
 
 def test_turnout_flags():
