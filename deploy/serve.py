@@ -65,7 +65,7 @@ def exit_on_crash(runner, exit_code):
 
 def serve(service_cls):
     """Run the service until a stop signal or a crash; return the exit code."""
-    runner = ServiceRunner(nameko_config())
+    runner = ServiceRunner(nameko_config(service_cls.name))
     runner.add_service(service_cls)
     runner.start()
     settle_heap()
