@@ -76,11 +76,15 @@ _next_observer, _next_sms, _next_region = (itertools.count() for _ in range(3))
 
 def next_observer(environment):
     """A deployed observer no other simulated user of any locust process acts as."""
+    return in_turn(environment, COUNTRY["observers"], _next_observer)
+
+
+def in_turn(environment, pool, counter):
+    """The next of `pool` for this locust process; processes take disjoint shares."""
     runner = environment.runner
     index, stride = (runner.worker_index, max(runner.worker_count, 1)) \
         if isinstance(runner, WorkerRunner) else (0, 1)
-    observers = COUNTRY["observers"]
-    return observers[(index + stride * next(_next_observer)) % len(observers)]
+    return pool[(index + stride * next(counter)) % len(pool)]
 
 
 def answered(response):
@@ -270,23 +274,22 @@ MALFORMED = ["when does the station open?", "VT", "VT12X", "!!!", "VT999999999BA
 
 
 class SmsSender(FastHttpUser):
-    """Observers without a smartphone: the voting checklist by SMS through the SMS
-    gateway's webhook, now and then sent twice (the network resends), and people
-    texting the number something that is not a report at all."""
+    """The SMS gateway's share of observers without a smartphone: their voting
+    checklists through the webhook, each from the next of the SMS senders' phones in
+    turn (one phone texting every few seconds would be rate-limited, as it should),
+    now and then one sent twice (the network resends), and people texting the number
+    something that is not a report at all."""
 
     weight = 4
     wait_time = between(3, 8)
 
     def on_start(self):
-        self.observer = COUNTRY["sms_observers"][next(_next_sms) % len(
-            COUNTRY["sms_observers"])]
-        self.serial = FIRST_SERIAL
         self.last = None
 
-    def send(self, name, text, expected):
+    def send(self, name, observer, text, expected):
         """The webhook's status, or None when the platform gave no answer."""
         with self.client.post(f"/sms/inbound?secret={COUNTRY['sms_secret']}", name=name,
-                              json={"from": self.observer["phone"], "text": text},
+                              json={"from": observer["phone"], "text": text},
                               catch_response=True) as response:
             status = response.json().get("status") if response.status_code == 200 \
                 else None
@@ -294,25 +297,34 @@ class SmsSender(FastHttpUser):
                 response.failure(answered(response))
             return status
 
+    def next_phone(self):
+        return in_turn(self.environment, COUNTRY["sms_observers"], _next_sms)
+
     @task(10)
     def report(self):
-        self.serial += 1
-        text = sms_text(COUNTRY["forms"]["voting"], self.observer, self.serial)
+        observer = self.next_phone()
+        _sms_serials[observer["id"]] += 1
+        text = sms_text(COUNTRY["forms"]["voting"], observer,
+                        _sms_serials[observer["id"]])
         # Only a message the platform answered can be resent as a duplicate.
-        if self.send("sms: report", text, ("accepted", "partial")):
-            self.last = text
+        if self.send("sms: report", observer, text, ("accepted", "partial")):
+            self.last = observer, text
 
     @task(1)
     def resend(self):
         if self.last:
-            self.send("sms: resend", self.last, ("duplicate",))
+            self.send("sms: resend", *self.last, ("duplicate",))
 
     @task(1)
     def malformed(self):
         # Answered with why, never accepted; the same text again is a duplicate.
-        self.send("sms: malformed", random.choice(MALFORMED),
+        self.send("sms: malformed", self.next_phone(), random.choice(MALFORMED),
                   ("malformed", "unknown_observer", "unknown_codes", "invalid_values",
                    "ignored", "duplicate"))
+
+
+# Each phone's serials, for the copies it sends (this process's share of the phones).
+_sms_serials = defaultdict(lambda: FIRST_SERIAL)
 
 
 REGION_STATS = """query($region: String) { regionStats(region: $region) {

@@ -130,7 +130,7 @@ def main():
                             int(os.environ.get("STATIONS", 30_000)),
                             int(os.environ.get("OBSERVERS", 60_000)),
                             int(os.environ.get("CERTIFIED", 60_000)),
-                            int(os.environ.get("SMS_SENDERS", 200)), log=log)
+                            int(os.environ.get("SMS_SENDERS", 2000)), log=log)
         country["sms_secret"] = (os.environ.get("SMS_WEBHOOK_SECRET")
                                  or started["sms_secret"])
         (OUT / "country.json").write_text(json.dumps(with_tokens(country)))
