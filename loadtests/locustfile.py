@@ -4,7 +4,8 @@ election-day profile for the real one.
 
 Every report the platform accepts is remembered by its submission id (workers send
 theirs to the master with their stats); the master writes them to LOADTEST_ACCEPTED when
-it quits, with when the load started and stopped, for the reconciliation.
+it quits, with when the load started and stopped, for the reconciliation, and how long
+the reports took, for the verdict.
 """
 import itertools
 import json
@@ -16,6 +17,8 @@ from collections import defaultdict
 
 from locust import FastHttpUser, between, constant, events, task
 from locust.runners import WorkerRunner
+
+import verdict  # this folder is on locust's path; not a package (its own virtualenv)
 
 # {kind: [ids]} of reports accepted in this process (since the last report to master).
 ACCEPTED = defaultdict(list)
@@ -52,7 +55,19 @@ def write_accepted(environment, **kwargs):
             "LOADTEST_ACCEPTED"):
         return
     with open(os.environ["LOADTEST_ACCEPTED"], "w") as out:
-        json.dump({**LOAD, "accepted": ACCEPTED}, out)
+        json.dump({**LOAD, "accepted": ACCEPTED,
+                   "report_times": report_times(environment.stats)}, out)
+
+
+def report_times(stats):
+    """{response time in ms: requests} of every request that carried a report, all
+    kinds together (the master's stats hold its workers'), for the verdict's p99."""
+    times = defaultdict(int)
+    for (name, _), entry in stats.entries.items():
+        if name.startswith(verdict.REPORT_PREFIXES):
+            for ms, count in entry.response_times.items():
+                times[ms] += count
+    return times
 
 
 class Floor(FastHttpUser):
