@@ -408,7 +408,7 @@ class StationReport(Located):
     def __init__(self, id):
         super().__init__(id)
         self.copies = {}
-        self.tally = Tally()
+        self._tally = None
         self.overrides = {}
         self.master, self.conflicts = {}, []
         self.station_status = "missing"
@@ -417,6 +417,16 @@ class StationReport(Located):
     @staticmethod
     def stream(form_id, station_code):
         return f"report:{form_id}:{station_code}"
+
+    @property
+    def tally(self):
+        # Counted when first needed, not as each event is replayed: once a report is
+        # kept, each copy moves it (on_report_submitted).
+        if self._tally is None:
+            self._tally = Tally()
+            for copy in self.copies.values():
+                self._tally.move(None, _counted(copy))
+        return self._tally
 
     @staticmethod
     def copy_key(observer_id, serial=None):
@@ -479,7 +489,8 @@ class StationReport(Located):
         key = self.copy_key(event.observer_id, event.serial)
         copy = {"answers": event.answers, "comment": event.comment,
                 "verified": event.verified, "flagged": bool(event.flags)}
-        self.tally = self.tally.moved(_counted(self.copies.get(key)), _counted(copy))
+        if self._tally is not None:
+            self._tally.move(_counted(self.copies.get(key)), _counted(copy))
         self.copies[key] = copy
         self._master_after(event)
         # What a retried request is answered with.
@@ -500,19 +511,19 @@ class StationReport(Located):
 class Tally:
     """How many of a station's copies that count give each value of each question. The
     master copy follows from it, so a new copy costs its own answers, not a pass over
-    every copy the station sent during the day (a voting checklist every few minutes).
-    `moved` answers a new tally: a copy's master is worked out before its event is
-    recorded."""
+    every copy the station sent during the day (a voting checklist every few minutes)."""
 
     def __init__(self, counts=None):
         self.counts = counts or {}  # {tag: {value key: (value, copies giving it)}}
 
-    def moved(self, before, after):
-        """The tally with a copy's answers `before` replaced by `after` (None: none)."""
-        counts = dict(self.counts)
+    def move(self, before, after, shared=False):
+        """Replaces a copy's answers `before` with `after` (None: none), in place.
+        `shared`: the questions' counts belong to another tally too (see moved), so
+        each is copied before it changes."""
         for answers, step in ((before, -1), (after, 1)):
             for tag, value in (answers or {}).items():
-                values = dict(counts.get(tag, {}))
+                values = dict(self.counts.get(tag, {})) if shared \
+                    else self.counts.setdefault(tag, {})
                 key = tuple(value) if isinstance(value, list) else value
                 n = values.get(key, (value, 0))[1] + step
                 if n:
@@ -520,10 +531,16 @@ class Tally:
                 else:
                     values.pop(key)
                 if values:
-                    counts[tag] = values
+                    self.counts[tag] = values
                 else:
-                    counts.pop(tag)
-        return Tally(counts)
+                    self.counts.pop(tag)
+
+    def moved(self, before, after):
+        """A new tally with the move made, this one unchanged: a copy's master is
+        worked out before its event is recorded."""
+        tally = Tally(dict(self.counts))
+        tally.move(before, after, shared=True)
+        return tally
 
 
 def _counted(copy):
