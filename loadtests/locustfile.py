@@ -288,6 +288,10 @@ MALFORMED = ["when does the station open?", "VT", "VT12X", "!!!", "VT999999999BA
              "помогите"]
 
 
+# Each phone's serials, for the copies it sends (this process's share of the phones).
+_sms_serials = defaultdict(lambda: FIRST_SERIAL)
+
+
 class SmsSender(FastHttpUser):
     """The SMS gateway's share of observers without a smartphone: their voting
     checklists through the webhook, each from the next of the SMS senders' phones in
@@ -336,10 +340,6 @@ class SmsSender(FastHttpUser):
         self.send("sms: malformed", self.next_phone(), random.choice(MALFORMED),
                   ("malformed", "unknown_observer", "unknown_codes", "invalid_values",
                    "ignored", "duplicate"))
-
-
-# Each phone's serials, for the copies it sends (this process's share of the phones).
-_sms_serials = defaultdict(lambda: FIRST_SERIAL)
 
 
 REGION_STATS = """query($region: String) { regionStats(region: $region) {

@@ -35,7 +35,8 @@ def checks(run, floor, load, reconciled, crashed):
     # Over all reports together, as the objective reads; the slowest kind is shown
     # too (the opening burst: every observer at once).
     p99 = percentile(load["report_times"], 0.99)
-    slowest = max(reports.values(), key=lambda row: float(row["99%"]), default=None)
+    slowest = max((row for row in reports.values() if int(row["Request Count"])),
+                  key=lambda row: float(row["99%"]), default=None)
     failures = int(run["Aggregated"]["Failure Count"])
     floor_per_s = float(floor["Aggregated"]["Requests/s"])
     return [

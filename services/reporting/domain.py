@@ -516,30 +516,28 @@ class Tally:
     def __init__(self, counts=None):
         self.counts = counts or {}  # {tag: {value key: (value, copies giving it)}}
 
-    def move(self, before, after, shared=False):
-        """Replaces a copy's answers `before` with `after` (None: none), in place.
-        `shared`: the questions' counts belong to another tally too (see moved), so
-        each is copied before it changes."""
+    def move(self, before, after):
+        """Replaces a copy's answers `before` with `after` (None: none), in place."""
         for answers, step in ((before, -1), (after, 1)):
             for tag, value in (answers or {}).items():
-                values = dict(self.counts.get(tag, {})) if shared \
-                    else self.counts.setdefault(tag, {})
+                values = self.counts.setdefault(tag, {})
                 key = tuple(value) if isinstance(value, list) else value
                 n = values.get(key, (value, 0))[1] + step
                 if n:
                     values[key] = (value, n)
                 else:
-                    values.pop(key)
-                if values:
-                    self.counts[tag] = values
-                else:
-                    self.counts.pop(tag)
+                    del values[key]
+                if not values:
+                    del self.counts[tag]
 
     def moved(self, before, after):
         """A new tally with the move made, this one unchanged: a copy's master is
-        worked out before its event is recorded."""
-        tally = Tally(dict(self.counts))
-        tally.move(before, after, shared=True)
+        worked out before its event is recorded. Only the questions it answers are
+        copied."""
+        tags = set(before or ()) | set(after or ())
+        tally = Tally({tag: dict(values) if tag in tags else values
+                       for tag, values in self.counts.items()})
+        tally.move(before, after)
         return tally
 
 

@@ -62,7 +62,8 @@ def test_not_ready_on_slow_reports_failures_or_a_lost_report(tmp_path):
         ["", "Aggregated", 63000, 10, 315, 0.05, 1700]],
         {"caught_up_after_s": None, "lost": 2, "duplicated": 0,
          "accepted": {"submission": 60000}, "lost_examples": {"submission": ["a", "b"]}},
-        {"300": 59000, "1800": 1000}, load_s=60, crashes=[(167, "'NoneType' object is not subscriptable")])
+        {"300": 59000, "1800": 1000}, load_s=60,
+        crashes=[(167, "'NoneType' object is not subscriptable")])
     failed = {c["objective"] for c in result["checks"] if not c["passed"]}
     assert code == 1 and not result["ready"]
     assert failed == {"reports accepted/s >= 500", "sustained >= 180 s",
