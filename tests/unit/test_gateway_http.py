@@ -1,14 +1,45 @@
-"""The gateway's web server log: a failed request's traceback, not a line per request."""
-import logging
+"""The gateway's HTTP server, its pure parts: reading a request's head, writing a
+response. Over a socket: tests/service/test_gateway_http.py."""
+import pytest
+from werkzeug.wrappers import Response
 
-from gateway.http import _Failures
+from gateway.http import HttpError, keeps_alive, parse_head, serialized
 
 
-def test_a_failed_request_is_logged_and_an_answered_one_is_not(caplog):
-    failures = _Failures(logging.getLogger("test.wsgi"))
-    with caplog.at_level(logging.DEBUG, "test.wsgi"):
-        failures.info('127.0.0.1 - - [02/Dec/2026 16:20:01] "POST /graphql HTTP/1.1" 200 '
-                      '912 0.004210')
-        failures.info("Traceback (most recent call last):\n  ...\nValueError: broken")
-    assert [(r.levelname, r.getMessage().splitlines()[0]) for r in caplog.records] == [
-        ("ERROR", "Traceback (most recent call last):")]
+def test_a_head_is_read_into_method_target_version_and_headers():
+    assert parse_head(b"POST /graphql?x=1 HTTP/1.1\r\nHost: gw\r\nContent-Length: 12\r\n"
+                      b"X-Tag: a\r\nx-tag: b") == (
+        "POST", "/graphql?x=1", "HTTP/1.1",
+        {"host": "gw", "content-length": "12", "x-tag": "a, b"})
+
+
+@pytest.mark.parametrize("head, status", [
+    (b"GET /ping", 400), (b"GET  /ping HTTP/1.1", 400), (b"G3T /ping HTTP/1.1", 400),
+    (b"GET /ping HTTP/3", 505), (b"GET /ping HTTP/1.1\r\nHost gw", 400),
+    (b"GET /ping HTTP/1.1\r\n folded: line", 400),
+])
+def test_a_malformed_head_is_refused_with_its_status(head, status):
+    with pytest.raises(HttpError) as refused:
+        parse_head(head)
+    assert refused.value.response.status_code == status
+
+
+@pytest.mark.parametrize("version, connection, kept", [
+    ("HTTP/1.1", None, True), ("HTTP/1.1", "close", False), ("HTTP/1.1", "Close", False),
+    ("HTTP/1.0", None, False), ("HTTP/1.0", "Keep-Alive", True),
+])
+def test_whether_a_connection_is_kept_follows_the_version_and_the_header(
+        version, connection, kept):
+    assert keeps_alive(version, {"connection": connection} if connection else {}) == kept
+
+
+def test_a_response_is_written_whole_with_its_length():
+    response = Response('{"ok": true}', status=201, mimetype="application/json",
+                        headers={"X-Correlation-Id": "c1"})
+    head, _, body = serialized(response, head_only=False, close=True).partition(
+        b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "HTTP/1.1 201 CREATED" and body == b'{"ok": true}'
+    assert {"Content-Length: 12", "X-Correlation-Id: c1", "Connection: close",
+            "Content-Type: application/json"} <= set(lines)
+    assert serialized(response, head_only=True, close=False).endswith(b"\r\n\r\n")
