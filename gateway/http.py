@@ -188,7 +188,8 @@ class LeanWebServer(WebServer):
             self._starting = True
             self.routes = self._routes()
             self.connections = set()
-            self._sock = eventlet.listen(self.bind_addr, backlog=BACKLOG)
+            self.address = self.bind_addr  # a property that parses the config each time
+            self._sock = eventlet.listen(self.address, backlog=BACKLOG)
             self._sock.settimeout(None)  # https://github.com/celery/kombu/issues/838
             self._gt = self.container.spawn_managed_thread(self.run)
             self.container.spawn_managed_thread(self.close_idle_connections)
@@ -254,7 +255,7 @@ class LeanWebServer(WebServer):
             provider = self._provider(method, target.partition("?")[0])
             body = self._body(connection, version, headers)
             request = Request(wsgi_environ(method, target, version, headers, body,
-                                           self.bind_addr, client))
+                                           self.address, client))
             request.path_values = {}
             response = provider.handle_request(request)
         except HttpError as exc:
