@@ -188,7 +188,8 @@ class LeanWebServer(WebServer):
             self._starting = True
             self.routes = self._routes()
             self.connections = set()
-            self.address = self.bind_addr  # a property that parses the config each time
+            # Both read once: a property that parses the config, and the environment.
+            self.address, self.access_log = self.bind_addr, config.access_log()
             self._sock = eventlet.listen(self.address, backlog=BACKLOG)
             self._sock.settimeout(None)  # https://github.com/celery/kombu/issues/838
             self._gt = self.container.spawn_managed_thread(self.run)
@@ -267,7 +268,7 @@ class LeanWebServer(WebServer):
             response, close = Response("internal error; it has been logged\n",
                                        status=500, mimetype="text/plain"), True
         connection.sock.sendall(serialized(response, method == "HEAD", close))
-        if config.access_log():
+        if self.access_log:
             log.info('%s "%s %s %s" %s %.4f', client[0], method, target, version,
                      response.status_code, time.perf_counter() - started)
         return not close

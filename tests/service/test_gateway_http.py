@@ -10,10 +10,15 @@ from gateway import http
 from tests.service.conftest import start_gateway
 
 
-@pytest.fixture
-def address(container_factory, service_config):
+def started_gateway(container_factory, service_config):
+    """(host, port) of a gateway started now (with the environment as it is)."""
     host, _, port = start_gateway(container_factory, service_config).rpartition(":")
     return host.removeprefix("http://"), int(port)
+
+
+@pytest.fixture
+def address(container_factory, service_config):
+    return started_gateway(container_factory, service_config)
 
 
 class Client:
@@ -120,8 +125,7 @@ def test_a_client_gone_mid_request_leaves_the_server_serving(address):
 def test_a_connection_idle_too_long_is_closed(monkeypatch, container_factory,
                                                service_config):
     monkeypatch.setattr(http, "IDLE_TIMEOUT_S", 0.4)
-    host, _, port = start_gateway(container_factory, service_config).rpartition(":")
-    client = Client((host.removeprefix("http://"), int(port)))
+    client = Client(started_gateway(container_factory, service_config))
     assert client.send(b"GET /ping HTTP/1.1\r\n\r\n").answer()[0] == 200
     started = time.monotonic()
     assert client.closed()  # within two sweeps
@@ -136,11 +140,12 @@ def test_a_body_of_megabytes_arrives_whole(address):
     assert status == 401 and b"UNAUTHENTICATED" in answer
 
 
-def test_the_access_log_has_a_line_per_request_only_when_asked(monkeypatch, caplog,
-                                                               address):
+def test_the_access_log_has_a_line_per_request_only_when_asked(
+        monkeypatch, caplog, container_factory, service_config, address):
+    monkeypatch.setenv("NAZAR_ACCESS_LOG", "1")  # read when a gateway starts
+    logging = started_gateway(container_factory, service_config)
     with caplog.at_level("INFO", "gateway.http"):
         Client(address).send(b"GET /ping HTTP/1.1\r\n\r\n").answer()
-        monkeypatch.setenv("NAZAR_ACCESS_LOG", "1")
-        Client(address).send(b"GET /ping?quiet=no HTTP/1.1\r\n\r\n").answer()
+        Client(logging).send(b"GET /ping?quiet=no HTTP/1.1\r\n\r\n").answer()
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.http"]
     assert len(lines) == 1 and '"GET /ping?quiet=no HTTP/1.1" 200' in lines[0]
