@@ -95,6 +95,8 @@ def wsgi_environ(method, target, version, headers, body, server_address, client)
         "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
     for name, value in headers.items():
+        if "_" in name:  # as gunicorn: X_Forwarded_For would pass for X-Forwarded-For
+            continue
         key = name.upper().replace("-", "_")
         environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
     return environ
@@ -130,7 +132,7 @@ def serialized(response, head_only, close):
               if name.lower() != "content-length"]
     if close:
         lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
     return head if head_only else head + body
 
 
@@ -239,6 +241,8 @@ class LeanWebServer(WebServer):
                 pass
         except (ClientGone, OSError):  # reset, shut for idling, or gone mid-request
             pass
+        except Exception:  # nameko kills the container when a managed thread fails
+            log.exception("serving a connection from %s failed", client[0])
         finally:
             self.connections.discard(connection)
             sock.close()

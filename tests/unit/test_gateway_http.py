@@ -3,7 +3,7 @@ response. Over a socket: tests/service/test_gateway_http.py."""
 import pytest
 from werkzeug.wrappers import Response
 
-from gateway.http import HttpError, keeps_alive, parse_head, serialized
+from gateway.http import HttpError, keeps_alive, parse_head, serialized, wsgi_environ
 
 
 def test_a_head_is_read_into_method_target_version_and_headers():
@@ -43,3 +43,19 @@ def test_a_response_is_written_whole_with_its_length():
     assert {"Content-Length: 12", "X-Correlation-Id: c1", "Connection: close",
             "Content-Type: application/json"} <= set(lines)
     assert serialized(response, head_only=True, close=False).endswith(b"\r\n\r\n")
+
+
+def test_the_environ_has_the_headers_but_those_spelt_with_underscores():
+    environ = wsgi_environ("POST", "/graphql?x=1", "HTTP/1.1", {
+        "content-type": "application/json", "content-length": "2",
+        "x-correlation-id": "c1", "x_correlation_id": "spoofed"}, b"{}",
+        ("127.0.0.1", 8000), ("10.0.0.7", 50123))
+    assert (environ["PATH_INFO"], environ["QUERY_STRING"]) == ("/graphql", "x=1")
+    assert (environ["CONTENT_TYPE"], environ["CONTENT_LENGTH"]) == ("application/json", "2")
+    assert environ["HTTP_X_CORRELATION_ID"] == "c1"
+    assert environ["wsgi.input"].read() == b"{}"
+
+
+def test_a_header_value_beyond_latin_1_is_written_not_failed():
+    response = Response("", headers={"X-Station": "Школа 12"})
+    assert b"X-Station: ????? 12" in serialized(response, head_only=True, close=False)
