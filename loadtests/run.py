@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import seed  # noqa: E402  (this folder is not a package: locust's virtualenv runs it)
+import cpu  # noqa: E402  (this folder is not a package: locust's virtualenv runs it)
+import seed  # noqa: E402
 import verdict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,12 +103,15 @@ def reconciler(started, after=0):
             if started.get(key)}})
 
 
-def judge(reconciling):
-    """The verdict's exit code, once the reconciliation has answered."""
+def judge(reconciling, processor_time=None):
+    """The verdict's exit code, once the reconciliation has answered. `processor_time`:
+    cpu snapshots (before, after) of the election-day run."""
     output, _ = reconciling.communicate()
     if reconciling.returncode:
         sys.exit(f"the reconciliation failed (exit code {reconciling.returncode})")
-    return verdict.main(OUT, json.loads(output))
+    reconciled = json.loads(output)
+    return verdict.main(OUT, reconciled, processor_time and cpu.per_report(
+        *processor_time, sum(reconciled["accepted"].values())))
 
 
 def main():
@@ -142,12 +146,14 @@ def main():
         classes = os.environ.get("USER_CLASSES", "").split() or ELECTION_DAY_USERS
         (OUT / "accepted.json").unlink(missing_ok=True)
         reconciling = reconciler(started, after=time.time())
+        before = cpu.snapshot()
         locust(users, classes, "locust", duration,
                {**env, "LOADTEST_ACCEPTED": str(OUT / "accepted.json")})
+        processor_time = before, cpu.snapshot()
         if not (OUT / "accepted.json").exists():
             reconciling.kill()
             sys.exit("locust recorded no run: see its output above")
-        code = judge(reconciling)
+        code = judge(reconciling, processor_time)
     finally:
         if platform:
             log("stopping the platform")

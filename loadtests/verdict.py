@@ -74,8 +74,9 @@ def percentile(times, fraction):
     return 0.0
 
 
-def main(out, reconciled):
-    """Prints the verdict table; answers the exit code (1 when an objective fails)."""
+def main(out, reconciled, spent=None):
+    """Prints the verdict table; answers the exit code (1 when an objective fails).
+    `spent`: {process: ms of processor time per report} of this machine (cpu.py)."""
     load = json.loads((out / "accepted.json").read_text())
     results = checks(stats(out / "locust_stats.csv"), stats(out / "floor_stats.csv"),
                      load, reconciled, crashes(out / "locust_exceptions.csv"))
@@ -86,10 +87,14 @@ def main(out, reconciled):
     accepted = ", ".join(f"{n} {kind}" for kind, n in reconciled["accepted"].items())
     print(f"  reconciled: {accepted or 'nothing'} accepted; lost "
           f"{reconciled['lost_examples'] if reconciled['lost'] else 'none'}")
+    if spent:
+        costs = ", ".join(f"{what} {ms:.2f} ms" for what, ms in spent.items())
+        print(f"  processor time per report, this machine's processes: {costs}; "
+              f"in all {sum(spent.values()):.2f} ms")
     ready = all(passed for _, _, passed in results)
     print(f"VERDICT: {'READY' if ready else 'NOT READY'}")
     (out / "verdict.json").write_text(json.dumps(
         {"ready": ready, "checks": [{"objective": o, "measured": m, "passed": p}
                                     for o, m, p in results],
-         "reconciliation": reconciled}, indent=2))
+         "reconciliation": reconciled, "processor_ms_per_report": spent or {}}, indent=2))
     return 0 if ready else 1

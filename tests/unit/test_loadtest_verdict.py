@@ -16,7 +16,8 @@ def stats(path, rows):
         out.writerows(rows)
 
 
-def judged(tmp_path, run_rows, reconciled, report_times, load_s=200, crashes=()):
+def judged(tmp_path, run_rows, reconciled, report_times, load_s=200, crashes=(),
+           spent=None):
     stats(tmp_path / "locust_stats.csv", run_rows)
     stats(tmp_path / "floor_stats.csv", [
         ["GET", "floor: GET /ping", 9000, 0, 1500, 0, 40],
@@ -28,7 +29,7 @@ def judged(tmp_path, run_rows, reconciled, report_times, load_s=200, crashes=())
     (tmp_path / "accepted.json").write_text(json.dumps(
         {"started_at": 1000.0, "stopped_at": 1000.0 + load_s, "accepted": {},
          "report_times": report_times}))
-    code = verdict.main(tmp_path, reconciled)
+    code = verdict.main(tmp_path, reconciled, spent)
     return code, json.loads((tmp_path / "verdict.json").read_text())
 
 
@@ -72,3 +73,11 @@ def test_not_ready_on_slow_reports_failures_or_a_lost_report(tmp_path):
                       "errors in the simulated users' code = 0",
                       "projections caught up <= 5 s after the load",
                       "accepted reports lost = 0"}
+
+
+def test_where_the_processor_time_went_is_printed_and_kept(tmp_path, capsys):
+    _, written = judged(tmp_path, [["", "Aggregated", 90000, 0, 500, 0, 900]], GOOD,
+                        {"400": 90000}, spent={"gateway": 1.0, "mongod": 0.9})
+    assert "this machine's processes: gateway 1.00 ms, mongod 0.90 ms; in all 1.90 ms" \
+        in capsys.readouterr().out
+    assert written["processor_ms_per_report"] == {"gateway": 1.0, "mongod": 0.9}
