@@ -1,4 +1,7 @@
 """Where the load test's processor time goes (loadtests/cpu.py)."""
+import subprocess
+import sys
+
 import pytest
 
 from loadtests import cpu
@@ -27,6 +30,12 @@ def test_processor_time_is_shared_out_per_report_the_costliest_first():
     assert cpu.per_report(before, after, 1000) == {
         "reporting": 3.0, "mongod": 2.0, "gateway": 1.0, "locust": 0.5}
     assert cpu.per_report(before, after, 0) == {}
+
+
+def test_a_child_that_ended_between_snapshots_counts_as_locust():
+    before = cpu.snapshot()
+    subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+    assert cpu.per_report(before, cpu.snapshot(), 1)["locust"] > 0
 
 
 def test_a_snapshot_of_this_machine_has_only_what_takes_part():
