@@ -83,10 +83,15 @@ def parse_head(head):
     return method, target, version, headers
 
 
-def wsgi_environ(method, target, version, headers, body, server_address, client):
+def split_target(target):
+    """(path, query string) of a request target, the path unquoted as WSGI has it."""
     path, _, query = target.partition("?")
+    return unquote(path, "latin-1"), query
+
+
+def wsgi_environ(method, path, query, version, headers, body, server_address, client):
     environ = {
-        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote(path, "latin-1"),
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path,
         "QUERY_STRING": query, "SERVER_PROTOCOL": version,
         "SERVER_NAME": server_address[0], "SERVER_PORT": str(server_address[1]),
         "REMOTE_ADDR": client[0], "REMOTE_PORT": str(client[1]),
@@ -249,17 +254,19 @@ class LeanWebServer(WebServer):
 
     def _answer(self, connection, client):
         """Reads and answers one request; whether the connection stays open."""
-        started = time.perf_counter()
         method = target = version = None
+        started = time.perf_counter()
         try:
             head = connection.head()
             if head is None:
                 return False
+            started = time.perf_counter()  # from the request, not the idle wait for it
             method, target, version, headers = parse_head(head)
             close = not keeps_alive(version, headers)
-            provider = self._provider(method, target.partition("?")[0])
+            path, query = split_target(target)
+            provider = self._provider(method, path)
             body = self._body(connection, version, headers)
-            request = Request(wsgi_environ(method, target, version, headers, body,
+            request = Request(wsgi_environ(method, path, query, version, headers, body,
                                            self.address, client))
             request.path_values = {}
             response = provider.handle_request(request)
@@ -278,7 +285,7 @@ class LeanWebServer(WebServer):
         return not close
 
     def _provider(self, method, path):
-        methods = self.routes.get(unquote(path, "latin-1"))
+        methods = self.routes.get(path)
         if methods is None:
             raise HttpError(404, f"nothing at {path[:200]}")
         if method not in methods:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 PROC = Path("/proc")
 RUNNERS = {"deploy.serve": "", "deploy.jobs": " jobs"}  # how the launcher runs services
+PROGRAMS = {"mongod": "mongod", "beam.smp": "rabbitmq"}
 
 
 def label(args):
@@ -16,8 +17,8 @@ def label(args):
     if not args:
         return None
     program = os.path.basename(args[0])
-    if program in ("mongod", "beam.smp"):
-        return {"mongod": "mongod", "beam.smp": "rabbitmq"}[program]
+    if program in PROGRAMS:
+        return PROGRAMS[program]
     for runner, suffix in RUNNERS.items():
         if runner in args[1:-1]:
             # services.reporting.service:ReportingService, gateway.service:GatewayService

@@ -3,7 +3,8 @@ response. Over a socket: tests/service/test_gateway_http.py."""
 import pytest
 from werkzeug.wrappers import Response
 
-from gateway.http import HttpError, keeps_alive, parse_head, serialized, wsgi_environ
+from gateway.http import (HttpError, keeps_alive, parse_head, serialized, split_target,
+                          wsgi_environ)
 
 
 def test_a_head_is_read_into_method_target_version_and_headers():
@@ -46,7 +47,7 @@ def test_a_response_is_written_whole_with_its_length():
 
 
 def test_the_environ_has_the_headers_but_those_spelt_with_underscores():
-    environ = wsgi_environ("POST", "/graphql?x=1", "HTTP/1.1", {
+    environ = wsgi_environ("POST", *split_target("/graphql?x=1"), "HTTP/1.1", {
         "content-type": "application/json", "content-length": "2",
         "x-correlation-id": "c1", "x_correlation_id": "spoofed"}, b"{}",
         ("127.0.0.1", 8000), ("10.0.0.7", 50123))
