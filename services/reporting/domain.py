@@ -724,6 +724,9 @@ class Turnout(Located, Keyed):
     """One station's turnout through the day, a figure per checkpoint."""
 
     events = (TurnoutReported, StationMoved)
+    # A station's stream grows with each figure of the day; replaying it for each was
+    # most of a turnout report's cost.
+    kept = True
 
     def __init__(self, id):
         super().__init__(id)
@@ -753,9 +756,10 @@ class Turnout(Located, Keyed):
                         for k in ("voters", "registered_voters", "counted")}))
 
     def on_turnout_reported(self, event):
-        self.reported[event.checkpoint] = {
+        # Rebound, not changed in place: a kept copy shares it with the caller's reply.
+        self.reported = {**self.reported, event.checkpoint: {
             "voters": event.voters, "registered_voters": event.registered_voters,
-            "counted": event.counted, "verified": event.verified}
+            "counted": event.counted, "verified": event.verified}}
         self.flags = event.flags
 
     def counts(self):

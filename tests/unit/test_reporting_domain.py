@@ -2,8 +2,9 @@
 protocol flags, the PVT estimate with known answers."""
 import pytest
 
-from services.reporting.domain import (Form, Protocol, StationReport, pvt_estimate,
-                                       protocol_flags, turnout_flags)
+from services.reporting.domain import (Form, Protocol, StationReport, Turnout,
+                                       pvt_estimate, protocol_flags, turnout_flags)
+from shared.aggregate import Aggregates
 from services.reporting.schemas import EVENTS
 from shared.errors import Rejected
 
@@ -71,6 +72,19 @@ def test_turnout_flags():
         "impossible:above_100_percent"]
     assert turnout_flags(points, {}, "12:00", 500, 1000, 0.2) == [
         "suspicious:jump_above_region"]
+
+
+def test_a_kept_turnout_leaves_the_figures_an_earlier_reply_reads_alone():
+    station = {"code": "1", "region": "A", "district": "a1", "registered_voters": 1000}
+    points = ["10:00", "12:00"]
+    first = Turnout(Turnout.stream("1"))
+    first.report(points, station, "10:00", 100, "o", "graphql", True, None)
+    aggregates = Aggregates()
+    aggregates.keep(first)
+    [kept] = aggregates.take([first.id]).values()
+    kept.report(points, station, "12:00", 300, "o", "graphql", True, None)
+    assert list(first.reported) == ["10:00"]
+    assert list(kept.reported) == ["10:00", "12:00"] and kept.version == 1
 
 
 def test_protocol_control_lines():
