@@ -33,6 +33,9 @@ class Projection:
 
     name = None
     collections = ()
+    idempotent = False
+    """Whether an event applied again changes nothing (each write keyed by the event
+    and only inserting, say): a Subscriber then spares it the inbox's record."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -65,7 +68,7 @@ def _write(db, writes, session, rename=lambda c: c):
         db[rename(collection)].bulk_write(batch, ordered=True, session=session)
 
 
-def _bulk_write(db, projection, events, session, rename=lambda c: c):
+def apply_events(db, projection, events, session=None, rename=lambda c: c):
     _write(db, [w for event in events for w in projection.writes(event)], session, rename)
 
 
@@ -136,7 +139,7 @@ class ProjectionRunner:
         def apply(session):
             for projection, _, position in live:
                 unseen = [e for e in events if e.position > position]
-                _bulk_write(self.db, projection, unseen, session)
+                apply_events(self.db, projection, unseen, session)
             now = datetime.now(timezone.utc)
             # One behind the others reads what they have: they do not move back.
             moved = self.checkpoints.bulk_write([UpdateOne(
@@ -214,7 +217,7 @@ class _Shadow:
             position = events[-1].position
 
             def apply(session, events=events, position=position):
-                _bulk_write(runner.db, runner.projection, events, session, self.name)
+                apply_events(runner.db, runner.projection, events, session, self.name)
                 runner.checkpoints.update_one(
                     {"_id": self.checkpoint_id}, {"$set": {"position": position}},
                     session=session)
@@ -268,7 +271,7 @@ class Inbox:
             new = [e for key, e in batch.items() if key not in seen]
             if new:
                 self.inbox.insert_many([self._entry(e) for e in new], session=session)
-                _bulk_write(self.db, projection, new, session)
+                apply_events(self.db, projection, new, session)
             return len(new)
 
         with self.db.client.start_session() as session:

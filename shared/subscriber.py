@@ -1,5 +1,6 @@
 """The subscriber: a background job that feeds other services' events to a read model
-of this service, through the inbox, a batch per transaction.
+of this service, through the inbox (unless the read model is idempotent by itself), a
+batch per transaction.
 
 One nameko event handler per message costs a transaction per event, and concurrent
 handlers clash on whatever documents they share; a station list of 100,000 arrives in
@@ -18,7 +19,7 @@ from datetime import datetime, timezone
 from kombu import Connection, Consumer, Queue, binding
 
 from shared.envelope import envelopes, from_envelope
-from shared.projections import Inbox, create_indexes
+from shared.projections import Inbox, apply_events, create_indexes
 from shared.relay import event_exchange
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class Subscriber:
         # Named after the database and the read model: two platforms on one broker,
         # and two read models of one service, each keep their own queue and inbox.
         consumer = f"{db.name}.{projection.name}"
-        self.inbox = Inbox(db, consumer)
+        self.inbox = None if projection.idempotent else Inbox(db, consumer)
         self.queue = Queue(f"{consumer}.inbox", durable=True, bindings=[
             binding(event_exchange(service), routing_key=event_type)
             for service, event_types in sources.items() for event_type in event_types])
@@ -87,12 +88,18 @@ class Subscriber:
                     except socket.timeout:
                         pass
                     if pending:
-                        self.inbox.apply_all(self.projection, events)
+                        self._apply(events)
                         if self.then:
                             self.then(events)
                         pending[-1].ack(multiple=True)
                         pending.clear()
                         events.clear()
+
+    def _apply(self, events):
+        if self.inbox:
+            self.inbox.apply_all(self.projection, events)
+        else:
+            apply_events(self.db, self.projection, events)
 
     def _read(self, message):
         """The events a message carries; none, parked, when it is not readable."""

@@ -20,6 +20,9 @@ def feed_sources():
 class PartnerFeed(Projection):
     name = "partner_feed"
     collections = ("archive", "stations")
+    # Archived once per event id, stations placed by their registration alone: a
+    # redelivered event writes nothing new, so it needs no inbox.
+    idempotent = True
 
     def indexes(self):
         return {"archive": [IndexModel([("service", ASCENDING), ("position", ASCENDING)]),
