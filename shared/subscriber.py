@@ -98,8 +98,12 @@ class Subscriber:
     def _apply(self, events):
         if self.inbox:
             self.inbox.apply_all(self.projection, events)
-        else:
-            apply_events(self.db, self.projection, events)
+            return
+        # A transaction all the same: the batch is one entry in the oplog, which every
+        # change stream reads, instead of one per write.
+        with self.db.client.start_session() as session:
+            session.with_transaction(
+                lambda s: apply_events(self.db, self.projection, events, s))
 
     def _read(self, message):
         """The events a message carries; none, parked, when it is not readable."""
