@@ -1,11 +1,12 @@
 """Reporting's pure rules: reading answers by type, control relations, turnout and
 protocol flags, the PVT estimate with known answers."""
 import pytest
+from marshmallow import Schema, ValidationError, fields, validate
 
 from services.reporting.domain import (Form, Protocol, StationReport, Turnout,
                                        pvt_estimate, protocol_flags, turnout_flags)
+from services.reporting.schemas import EVENTS, Answers
 from shared.aggregate import Aggregates
-from services.reporting.schemas import EVENTS
 from shared.errors import Rejected
 
 QUESTIONS = [{"tag": "N", "text": "n", "type": "integer", "required": True,
@@ -129,3 +130,27 @@ def test_a_stations_reports_follow_its_moves_once_and_in_order():
     # Decided on a directory that has not heard of the move: counted in B all the same.
     protocol.submit(station, {"X": 55}, 60, 60, 5, "o", "sms", True)
     assert (protocol.pending[-1].region, protocol.pending[-1].district) == ("B", "b1")
+
+
+class _DictAnswers(Schema):
+    """How submissions' answers were checked before the one-pass Answers field."""
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=8)),
+                          values=fields.Raw(allow_none=False), required=True,
+                          validate=validate.Length(max=Answers.MAX_ANSWERS))
+
+
+class _Answers(Schema):
+    answers = Answers(required=True)
+
+
+@pytest.mark.parametrize("answers", [
+    {"A": 1, "BC": "x", "D": [1, 2], "E": False}, {}, [1], "A1", None, {"": 1},
+    {"ABCDEFGHI": 1, "B": None}, {1: 2}, {f"K{i}": 1 for i in range(301)},
+    {f"K{i}": 1 for i in range(300)}])
+def test_answers_are_refused_in_the_words_of_a_dict_of_strings(answers):
+    def outcome(schema):
+        try:
+            return schema.load({"answers": answers})
+        except ValidationError as exc:
+            return exc.messages
+    assert outcome(_Answers()) == outcome(_DictAnswers())
