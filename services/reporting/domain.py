@@ -450,18 +450,19 @@ class StationReport(Located):
         comment = comment if comment is not None else copy["comment"]
         outcome = outcome_of(form.facts, sorted(values), missing, unknown, invalid,
                              flags, verified)
+        submission_id = self.submission_id(key)
         if changes or comment != copy["comment"] or verified != copy["verified"]:
             master, conflicts, status_after = _master(form, self.tally.moved(
                 _counted(copy), _counted({"answers": answers, "verified": verified,
                                           "flagged": bool(flags)})), self.overrides)
             self.record(ReportSubmitted(
-                self.submission_id(key), form.facts["form_id"], form.facts["version"],
+                submission_id, form.facts["form_id"], form.facts["version"],
                 form.facts["kind"], observer_id, station["code"], station["region"],
                 station["district"], channel, changes, answers, missing, unknown,
                 invalid, flags, verified, master, conflicts, status_after,
                 self.station_status, comment, received_at, serial))
             outcome["changed"] = True
-        self.outcome = {**outcome, "submission_id": self.submission_id(key)}
+        self.outcome = {**outcome, "submission_id": submission_id}
 
     def override(self, form, station, tag, value, reason, overridden_by):
         if tag not in form.questions:
