@@ -1,6 +1,6 @@
 """Partners' read models, fed by a Subscriber: the archive of partner events (what
 replay sends again) and where each polling station lies (to check a report's region)."""
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 
 from shared import catalog
 from shared.envelope import to_envelope
@@ -34,11 +34,11 @@ class PartnerFeed(Projection):
                 {"_id": event.data["code"]},
                 {"$set": {"region": event.data["region"]}}, upsert=True))]
         service = event.metadata["source"].removeprefix("nazar/")
-        # Upsert by event id: the relay publishes at least once. The body is kept as
-        # partners receive its current version (JSON, redacted), so replay sends it
-        # without decoding or encoding it again.
+        # Replaced by event id (the relay publishes at least once; cheaper for MongoDB
+        # than $setOnInsert). The body is kept as partners receive its current version
+        # (JSON, redacted), so replay sends it without decoding or encoding it again.
         body = catalog.current_partner_body(service, to_envelope(service, event))
-        return [("archive", UpdateOne({"_id": event.id}, {"$setOnInsert": {
+        return [("archive", ReplaceOne({"_id": event.id}, {
             "service": service, "position": event.position, "type": event.type,
             "region": event.data.get("region"), "time": event.metadata["occurred_at"],
-            "body": body}}, upsert=True))]
+            "body": body}, upsert=True))]

@@ -3,7 +3,7 @@ of deployment's assignments (fed through the inbox), and, from its own log, the
 published forms."""
 import functools
 
-from pymongo import ASCENDING, IndexModel, UpdateMany, UpdateOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateMany, UpdateOne
 
 from shared.projections import Projection, handles, latest, with_id
 
@@ -190,10 +190,11 @@ class Reports(Projection):
     @handles("ReportSubmitted")
     def submitted(self, event):
         data = event.data
-        return [("copies", UpdateOne({"_id": data["submission_id"]}, {"$set": {
+        # The whole copy, replaced: cheaper for MongoDB than a $set of every field.
+        return [("copies", ReplaceOne({"_id": data["submission_id"]}, {
             k: data[k] for k in ("form_id", "observer_id", "station_code", "region",
                                  "district", "answers", "flags", "verified", "channel",
-                                 "comment", "missing", "serial", "kind")}}, upsert=True)),
+                                 "comment", "missing", "serial", "kind")}, upsert=True)),
             *self._master(event)]
 
     @handles("MasterValueOverridden")
