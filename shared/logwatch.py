@@ -17,7 +17,7 @@ renewing, and a paused rebuild or a missed change must not stall it for long."""
 POLL_S = 0.05
 """How often a job looks while its watch does not run (a job run on its own, in a
 test, or a change stream that failed)."""
-GATHER_S = 0.1
+GATHER_S = 0.25
 """The shortest time between two rounds of a job that keeps finding a little work."""
 
 
