@@ -33,7 +33,7 @@ def checks(run, floor, load, reconciled, crashed):
     reports_per_s = sum(float(row["Requests/s"]) - float(row["Failures/s"])
                         for row in reports.values())
     # Over all reports together, as the objective reads; the slowest kind is shown
-    # too (the opening burst: every observer at once).
+    # too.
     p99 = percentile(load["report_times"], 0.99)
     slowest = max((row for row in reports.values() if int(row["Request Count"])),
                   key=lambda row: float(row["99%"]), default=None)
