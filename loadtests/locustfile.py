@@ -240,8 +240,8 @@ class OpeningBurst(Observer):
 
     The pace is the objective's: 2,000 observers at 500 reports/s is a report from each
     every 4 s. These 1,520 report every 3.2 s on average, and with the turnout,
-    incidents and SMS of the others the platform is offered about 550 reports/s,
-    whatever its latency: a tenth over the objective, so that it can be met, and missed
+    incidents and SMS of the others the platform is offered about 530 reports/s,
+    whatever its latency: more than the objective, so that it can be met, and missed
     only by the platform. Each starts at a random moment of its first pace, so the
     opening checklists arrive at that rate too, not 1,520 in the same instant (which
     no objective of a rate describes: they wait their turn for seconds on any machine
