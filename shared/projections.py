@@ -35,7 +35,7 @@ class Projection:
     collections = ()
     idempotent = False
     """Whether an event applied again changes nothing (each write keyed by the event
-    and only inserting, say): a Subscriber then spares it the inbox's record."""
+    or its subject, writing the same values again): the Inbox then records nothing."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -68,7 +68,7 @@ def _write(db, writes, session, rename=lambda c: c):
         db[rename(collection)].bulk_write(batch, ordered=True, session=session)
 
 
-def apply_events(db, projection, events, session=None, rename=lambda c: c):
+def _bulk_write(db, projection, events, session, rename=lambda c: c):
     _write(db, [w for event in events for w in projection.writes(event)], session, rename)
 
 
@@ -139,7 +139,7 @@ class ProjectionRunner:
         def apply(session):
             for projection, _, position in live:
                 unseen = [e for e in events if e.position > position]
-                apply_events(self.db, projection, unseen, session)
+                _bulk_write(self.db, projection, unseen, session)
             now = datetime.now(timezone.utc)
             # One behind the others reads what they have: they do not move back.
             moved = self.checkpoints.bulk_write([UpdateOne(
@@ -217,7 +217,7 @@ class _Shadow:
             position = events[-1].position
 
             def apply(session, events=events, position=position):
-                apply_events(runner.db, runner.projection, events, session, self.name)
+                _bulk_write(runner.db, runner.projection, events, session, self.name)
                 runner.checkpoints.update_one(
                     {"_id": self.checkpoint_id}, {"$set": {"position": position}},
                     session=session)
@@ -263,15 +263,20 @@ class Inbox:
 
     def apply_all(self, projection, events):
         """Applies to `projection` those of `events` not handled before, in one
-        transaction (a batch from the broker); returns how many were new."""
+        transaction (a batch from the broker); returns how many were new. An idempotent
+        projection takes them all, unrecorded: a look-up and an insert per event
+        spared, and still one transaction, so one oplog entry for the change streams."""
         def record_and_write(session):
+            if projection.idempotent:
+                _bulk_write(self.db, projection, events, session)
+                return len(events)
             batch = {self._entry(e)["_id"]: e for e in events}
             seen = {d["_id"] for d in self.inbox.find(
                 {"_id": {"$in": list(batch)}}, {"_id": 1}, session=session)}
             new = [e for key, e in batch.items() if key not in seen]
             if new:
                 self.inbox.insert_many([self._entry(e) for e in new], session=session)
-                apply_events(self.db, projection, new, session)
+                _bulk_write(self.db, projection, new, session)
             return len(new)
 
         with self.db.client.start_session() as session:

@@ -1,6 +1,6 @@
 """The subscriber: a background job that feeds other services' events to a read model
-of this service, through the inbox (unless the read model is idempotent by itself), a
-batch per transaction.
+of this service, through the inbox (which records nothing for an idempotent read model),
+a batch per transaction.
 
 One nameko event handler per message costs a transaction per event, and concurrent
 handlers clash on whatever documents they share; a station list of 100,000 arrives in
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from kombu import Connection, Consumer, Queue, binding
 
 from shared.envelope import envelopes, from_envelope
-from shared.projections import Inbox, apply_events, create_indexes
+from shared.projections import Inbox, create_indexes
 from shared.relay import event_exchange
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Subscriber:
         # Named after the database and the read model: two platforms on one broker,
         # and two read models of one service, each keep their own queue and inbox.
         consumer = f"{db.name}.{projection.name}"
-        self.inbox = None if projection.idempotent else Inbox(db, consumer)
+        self.inbox = Inbox(db, consumer)
         self.queue = Queue(f"{consumer}.inbox", durable=True, bindings=[
             binding(event_exchange(service), routing_key=event_type)
             for service, event_types in sources.items() for event_type in event_types])
@@ -88,22 +88,12 @@ class Subscriber:
                     except socket.timeout:
                         pass
                     if pending:
-                        self._apply(events)
+                        self.inbox.apply_all(self.projection, events)
                         if self.then:
                             self.then(events)
                         pending[-1].ack(multiple=True)
                         pending.clear()
                         events.clear()
-
-    def _apply(self, events):
-        if self.inbox:
-            self.inbox.apply_all(self.projection, events)
-            return
-        # A transaction all the same: the batch is one entry in the oplog, which every
-        # change stream reads, instead of one per write.
-        with self.db.client.start_session() as session:
-            session.with_transaction(
-                lambda s: apply_events(self.db, self.projection, events, s))
 
     def _read(self, message):
         """The events a message carries; none, parked, when it is not readable."""
