@@ -18,7 +18,8 @@ from deploy.broker import ensure_rabbitmq
 from deploy.mongod import EmbeddedMongod
 from deploy.processes import die_with_parent, stop_processes
 from deploy.services import SERVICES
-from shared.config import ROOT, VAR, amqp_uri, gateway_host, gateway_port, mongo_port
+from shared.config import (ROOT, VAR, amqp_uri, ensure_local_secrets, gateway_host,
+                           gateway_port, mongo_port)
 
 HEALTH_TIMEOUT = 60
 POLL_INTERVAL = 0.2
@@ -106,6 +107,7 @@ def request_stop(signum, frame):
 def run(children):
     """Start everything into `children` and supervise it; raise to stop."""
     ensure_rabbitmq(amqp_uri())
+    ensure_local_secrets()
     # Each service's background jobs run in a process of their own (deploy.jobs), so
     # they use the other core instead of slowing the service's commands.
     os.environ["NAZAR_EVENT_JOBS"] = "separate"

@@ -93,6 +93,13 @@ def hotline_overdue_hours():
     return os.environ.get("HOTLINE_OVERDUE_HOURS", "")
 
 
+def ensure_local_secrets():
+    """Generate into var/ now the secrets the environment does not give, so that what
+    the README reads from var/ is there as soon as the platform runs."""
+    token_secret()
+    sms_webhook_secret()
+
+
 def _secret(variable, filename):
     """From the environment, else one generated locally once and kept in var/."""
     return os.environ.get(variable) or _kept_secret(VAR / filename)

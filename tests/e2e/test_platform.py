@@ -35,9 +35,9 @@ def alive(pid):
 
 
 @pytest.fixture
-def platform(mongo_uri, amqp_uri):
+def platform(mongo_uri, amqp_uri, tmp_path):
     with running_platform({"MONGO_URI": mongo_uri, "AMQP_URI": amqp_uri,
-                           "NAZAR_TOKEN_SECRET": SECRET,
+                           "NAZAR_TOKEN_SECRET": SECRET, "NAZAR_VAR_DIR": str(tmp_path),
                            "NAZAR_DB_PREFIX": f"test_e2e_{uuid.uuid4().hex[:6]}_"}) as p:
         yield p
 
@@ -80,6 +80,20 @@ def test_a_coordinator_registers_an_observer_through_the_running_platform(
                                     "region": "KG-Y"}
         [envelope] = json.loads(connection.SimpleQueue(queue).get(timeout=10).body)
         assert (envelope["type"], envelope["subject"]) == ("ObserverRegistered", observer_id)
+
+
+def test_the_sms_secret_the_readme_reads_is_there_once_the_platform_runs(
+        platform, tmp_path):
+    secret = (tmp_path / "sms_webhook_secret").read_text().strip()
+    url = platform.url.removesuffix("/graphql") + "/sms/inbound"
+    refused = requests.post(url, params={"secret": "wrong"}, timeout=30, json={
+        "from": "+996555123456", "text": "OP1234 AA1", "id": "e2e-1"})
+    answered = requests.post(url, params={"secret": secret}, timeout=30, json={
+        "from": "+996555123456", "text": "OP1234 AA1", "id": "e2e-1"})
+    assert refused.status_code == 401
+    assert answered.status_code == 200 and answered.json()["reply"]
+    # Given by the environment, the token secret is not written.
+    assert not (tmp_path / "token_secret").exists()
 
 
 def test_ctrl_c_stops_everything_within_ten_seconds(platform):
