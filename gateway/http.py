@@ -266,8 +266,9 @@ class LeanWebServer(WebServer):
             path, query = split_target(target)
             provider = self._provider(method, path)
             body = self._body(connection, version, headers)
+            # Without the environ's link back to the request: a cycle per request.
             request = Request(wsgi_environ(method, path, query, version, headers, body,
-                                           self.address, client))
+                                           self.address, client), populate_request=False)
             request.path_values = {}
             response = provider.handle_request(request)
         except HttpError as exc:

@@ -131,6 +131,7 @@ def nameko_config(service_name=None, **overrides):
         "serializer": "json",
         "max_workers": max_workers(service_name),
         "WEB_SERVER_ADDRESS": f"{gateway_host()}:{gateway_port()}",
+        "SERVICE_CONTAINER_CLS": "shared.runtime.ServiceContainer",
     }
     config.update(overrides)
     return config

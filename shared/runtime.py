@@ -14,6 +14,7 @@ import threading
 import uuid
 
 from marshmallow import ValidationError
+from nameko import containers
 from nameko import rpc as nameko_rpc
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
@@ -43,6 +44,20 @@ class _TransientPublisher(Publisher):
 # hotline's partners), answers the client that it failed, and the client's retry is
 # recognised as one (idempotency keys, SMS ids). Events stay persistent (shared/relay.py).
 nameko_rpc.Responder.publisher_cls = _TransientPublisher
+
+
+class ServiceContainer(containers.ServiceContainer):
+    """nameko's container, letting go of each worker's service instance when it ends.
+
+    nameko injects the dependencies into a service instance of the worker's own, and
+    they hold the worker's context, which holds the instance: a reference cycle per
+    request, which only the cyclic collector frees. At election-day load the gateway
+    then stopped for 300 to 550 ms every 4 s, collecting 25,000 to 90,000 such objects
+    at a time."""
+
+    def _worker_teardown(self, worker_ctx):
+        super()._worker_teardown(worker_ctx)
+        vars(worker_ctx.service).clear()
 
 
 class RpcProxy(nameko_rpc.RpcProxy):

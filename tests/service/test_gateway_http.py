@@ -1,10 +1,13 @@
 """The gateway's own HTTP server (gateway/http.py), spoken to over a raw socket: what a
 client gets for well-formed, odd and malformed requests."""
+import gc
 import socket
 import time
 
 import pytest
 import requests
+from nameko.containers import WorkerContext
+from werkzeug.wrappers import Request
 
 from gateway import http
 from tests.service.conftest import start_gateway
@@ -149,3 +152,27 @@ def test_the_access_log_has_a_line_per_request_only_when_asked(
         Client(logging).send(b"GET /ping?quiet=no HTTP/1.1\r\n\r\n").answer()
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.http"]
     assert len(lines) == 1 and '"GET /ping?quiet=no HTTP/1.1" 200' in lines[0]
+
+
+def test_an_answered_request_leaves_nothing_for_the_cyclic_collector(address):
+    """What a request held is freed by reference counting once it is answered: under
+    election-day load the collector's passes over such garbage stopped the gateway for
+    300 to 550 ms every few seconds."""
+    client = Client(address)
+    graphql = b'{"query": "{ __typename }"}'
+    requests_ = (b"GET /ping HTTP/1.1\r\n\r\n" + b"POST /graphql HTTP/1.1\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(graphql), graphql))
+    client.send(requests_).answer(), client.answer()  # the first of each warms caches
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(10):
+            assert [client.send(requests_).answer()[0], client.answer()[0]] == [200, 401]
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (WorkerContext, Request))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
