@@ -16,6 +16,10 @@ from shared.errors import Rejected
 from shared.runtime import (Coalesced, EventLog, ReadModel, RequestContext, refusal,
                             replies)
 
+# One of each for every round: a schema made per round is garbage with cycles (its
+# fields point back at it), left for the collector's pauses.
+SUBMIT_REPORT, SUBMIT_TURNOUT = SubmitReport(), SubmitTurnout()
+
 
 class ReportingService:
     name = "reporting"
@@ -42,7 +46,7 @@ class ReportingService:
             commands.publish_form(self.log, command, idempotency_key)))
 
     @rpc
-    @replies(SubmitReport(), invalid_code="VALIDATION")  # as the contract agreed
+    @replies(SUBMIT_REPORT, invalid_code="VALIDATION")  # as the contract agreed
     def submit_report(self, command, idempotency_key=None):
         return self.submissions(command, idempotency_key)
 
@@ -60,7 +64,7 @@ class ReportingService:
         """Submissions that a caller gathered from its own callers (the gateway's
         rounds, see shared.runtime.Gathered): items are [metadata, command, key], each
         answered as submit_report answers it, in order."""
-        return _answered(self.submissions, SubmitReport(), items, lambda data: data,
+        return _answered(self.submissions, SUBMIT_REPORT, items, lambda data: data,
                          invalid_code="VALIDATION")
 
     @rpc
@@ -95,7 +99,7 @@ class ReportingService:
         return {"checkpoints": plan.checkpoints}
 
     @rpc
-    @replies(SubmitTurnout())
+    @replies(SUBMIT_TURNOUT)
     def submit_turnout(self, command, idempotency_key=None):
         return _turnout_view(self.turnouts(command, idempotency_key))
 
@@ -103,7 +107,7 @@ class ReportingService:
     def submit_turnouts_of(self, items):
         """Turnout figures gathered by a caller, as submit_reports_of takes
         submissions; each answered as submit_turnout answers it."""
-        return _answered(self.turnouts, SubmitTurnout(), items, _turnout_view)
+        return _answered(self.turnouts, SUBMIT_TURNOUT, items, _turnout_view)
 
     @rpc
     @replies(SubmitProtocol())
