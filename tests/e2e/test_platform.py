@@ -86,10 +86,9 @@ def test_the_sms_secret_the_readme_reads_is_there_once_the_platform_runs(
         platform, tmp_path):
     secret = (tmp_path / "sms_webhook_secret").read_text().strip()
     url = platform.url.removesuffix("/graphql") + "/sms/inbound"
-    refused = requests.post(url, params={"secret": "wrong"}, timeout=30, json={
-        "from": "+996555123456", "text": "OP1234 AA1", "id": "e2e-1"})
-    answered = requests.post(url, params={"secret": secret}, timeout=30, json={
-        "from": "+996555123456", "text": "OP1234 AA1", "id": "e2e-1"})
+    message = {"from": "+996555123456", "text": "OP1234 AA1", "id": "e2e-1"}
+    refused = requests.post(url, params={"secret": "wrong"}, timeout=30, json=message)
+    answered = requests.post(url, params={"secret": secret}, timeout=30, json=message)
     assert refused.status_code == 401
     assert answered.status_code == 200 and answered.json()["reply"]
     # Given by the environment, the token secret is not written.
