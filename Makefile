@@ -11,9 +11,11 @@ LOADTEST_VENV := loadtests/.venv
 run: setup
 	exec $(PY) -m deploy.launcher
 
-test: setup
+# The load generator's tests run in its own virtualenv (gevent), apart from the platform's.
+test: setup $(LOADTEST_VENV)/.installed
 	$(PY) -m deploy.broker --management
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(LOADTEST_VENV)/bin/python -m pytest -c loadtests/pytest.ini
 
 # Every benchmark runs even if one misses a target; the exit code tells.
 bench: setup

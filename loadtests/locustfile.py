@@ -11,37 +11,17 @@ import itertools
 import json
 import os
 import random
-import select
 import time
 from datetime import datetime, timezone
 from collections import defaultdict
 
 import gevent
-from gevent.monkey import get_original
-from geventhttpclient.connectionpool import ConnectionPool
-from locust import FastHttpUser, between, constant, events, task
+from locust import between, constant, events, task
 from locust.runners import WorkerRunner
 
 import verdict  # this folder is on locust's path; not a package (its own virtualenv)
+from leanhttp import LeanHttpUser, refused
 from pacing import paced
-
-_poll = get_original("select", "poll")
-
-
-def is_socket_alive(pool, sock):
-    """geventhttpclient 2.6's check of a pooled connection, with poll() in place of its
-    select(), which raises for a descriptor over 1023: with 2,000 users, half the
-    connections are, so their every request opened a new one (a quarter of locust's
-    processor time went on connecting, and the gateway's on accepting)."""
-    if sock is None or sock.fileno() < 0:
-        return False
-    poller = _poll()
-    poller.register(sock.fileno(), select.POLLIN)
-    # Readable while idle: the server closed it (or sent what nobody asked for).
-    return not poller.poll(0)
-
-
-ConnectionPool._is_socket_alive = is_socket_alive
 
 # {kind: [ids]} of reports accepted in this process (since the last report to master).
 ACCEPTED = defaultdict(list)
@@ -93,14 +73,20 @@ def report_times(stats):
     return times
 
 
-class Floor(FastHttpUser):
+class Floor(LeanHttpUser):
     """As fast as it answers, the cheapest request the gateway has: the floor."""
 
     wait_time = constant(0)
 
     @task
     def ping(self):
-        self.client.get("/ping", name="floor: GET /ping")
+        self.request("floor: GET /ping", "GET", "/ping", judge=ok)
+
+
+def ok(status, content):
+    if status != 200:
+        raise refused(status, content)
+    return content
 
 
 def country():
@@ -125,15 +111,7 @@ def in_turn(environment, pool, counter):
     return pool[(index + stride * next(counter)) % len(pool)]
 
 
-def answered(response):
-    """What a failed request got, for locust's failure report. A request that never
-    reached the platform (a refused or timed-out connection) has status 0 and no text:
-    it counts as a failure too."""
-    got = response.text or getattr(response, "error", None) or ""
-    return f"{response.status_code}: {got!s:.300}"
-
-
-class Participant(FastHttpUser):
+class Participant(LeanHttpUser):
     """Someone on the GraphQL edge with a token of their own."""
 
     abstract = True
@@ -142,17 +120,21 @@ class Participant(FastHttpUser):
     def graphql(self, name, query, variables, expected=()):
         """The data; a failure when the answer is an error or a refusal whose code is
         not in `expected` (deliberate bad input)."""
-        with self.client.post("/graphql", name=name, catch_response=True,
-                              headers={"Authorization": f"Bearer {self.token}"},
-                              json={"query": query, "variables": variables}) as response:
-            body = response.json() if response.status_code == 200 else {}
+        def judge(status, content):
+            body = json.loads(content) if status == 200 else {}
             payloads = (body.get("data") or {}).values()
-            refused = [e["code"] for p in payloads if isinstance(p, dict)
-                       for e in p.get("errors") or () if e["code"] not in expected]
-            if response.status_code != 200 or body.get("errors") or refused:
-                response.failure(answered(response))
-                return None
+            if status != 200 or body.get("errors") or any(
+                    e["code"] not in expected for p in payloads if isinstance(p, dict)
+                    for e in p.get("errors") or ()):
+                raise refused(status, content)
             return body["data"]
+        return self.request(name, "POST", "/graphql", json.dumps(
+            {"query": query, "variables": variables}).encode(), self.headers, judge)
+
+    @property
+    def headers(self):
+        return (f"Content-Type: application/json\r\n"
+                f"Authorization: Bearer {self.token}\r\n")
 
 
 OPEN_APPEAL = """mutation($input: OpenAppealInput!) { openAppeal(input: $input) {
@@ -322,7 +304,7 @@ MALFORMED = ["when does the station open?", "VT", "VT12X", "!!!", "VT999999999BA
 _sms_serials = defaultdict(lambda: FIRST_SERIAL)
 
 
-class SmsSender(FastHttpUser):
+class SmsSender(LeanHttpUser):
     """The SMS gateway's share of observers without a smartphone: their voting
     checklists through the webhook, each from the next of the SMS senders' phones in
     turn (one phone texting every few seconds would be rate-limited, as it should),
@@ -337,14 +319,14 @@ class SmsSender(FastHttpUser):
 
     def send(self, name, observer, text, expected):
         """The webhook's status, or None when the platform gave no answer."""
-        with self.client.post(f"/sms/inbound?secret={COUNTRY['sms_secret']}", name=name,
-                              json={"from": observer["phone"], "text": text},
-                              catch_response=True) as response:
-            status = response.json().get("status") if response.status_code == 200 \
-                else None
-            if status not in expected:
-                response.failure(answered(response))
-            return status
+        def judge(status, content):
+            answer = json.loads(content).get("status") if status == 200 else None
+            if answer not in expected:
+                raise refused(status, content)
+            return answer
+        return self.request(name, "POST", f"/sms/inbound?secret={COUNTRY['sms_secret']}",
+                            json.dumps({"from": observer["phone"], "text": text}).encode(),
+                            "Content-Type: application/json\r\n", judge)
 
     def next_phone(self):
         return in_turn(self.environment, COUNTRY["sms_observers"], _next_sms)
