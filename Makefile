@@ -15,7 +15,7 @@ run: setup
 test: setup $(LOADTEST_VENV)/.installed
 	$(PY) -m deploy.broker --management
 	$(PY) -m pytest $(PYTEST_ARGS)
-	$(LOADTEST_VENV)/bin/python -m pytest -c loadtests/pytest.ini
+	$(LOADTEST_VENV)/bin/python -m pytest -c loadtests/pytest.ini loadtests/tests
 
 # Every benchmark runs even if one misses a target; the exit code tells.
 bench: setup
