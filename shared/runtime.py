@@ -298,12 +298,15 @@ class Gathered(DependencyProvider):
     def start(self):
         mine = threading.local()  # a standalone proxy serves one thread
 
+        def connect():
+            mine.proxy = ServiceRpcProxy(self.service, self.container.config,
+                                         timeout=self.timeout)
+            mine.service = mine.proxy.start()
+            self.proxies.append(mine.proxy)
+
         def send(items):
             if not hasattr(mine, "service"):
-                mine.proxy = ServiceRpcProxy(self.service, self.container.config,
-                                             timeout=self.timeout)
-                mine.service = mine.proxy.start()
-                self.proxies.append(mine.proxy)
+                connect()
             try:
                 return getattr(mine.service, self.method)(items)
             except RemoteError:
@@ -317,7 +320,10 @@ class Gathered(DependencyProvider):
                 del mine.service
                 raise
         # One round in flight: the next gathers meanwhile, and rounds grow with load.
-        self.rounds = Rounds(send, concurrent=1)
+        # Its proxy connects as the service starts: opening it at the first round made
+        # that round's callers wait some 350 ms more, and the requests arriving
+        # meanwhile with them (the opening burst's first second).
+        self.rounds = Rounds(send, concurrent=1, warm_up=connect)
 
     def stop(self):
         if self.rounds is not None:
@@ -349,9 +355,12 @@ class Rounds:
     one and a crowd shares a round. Each caller gets its item's answer; an exception
     is raised to it."""
 
-    def __init__(self, handle, concurrent=2, largest=500):
+    def __init__(self, handle, concurrent=2, largest=500, warm_up=None):
+        """`warm_up()`: run by each of the threads as it starts, before any round
+        (a failure is logged: the rounds themselves try again)."""
         self.handle = handle
         self.largest = largest
+        self.warm_up = warm_up
         self._queue = queue.Queue()
         self._threads = [threading.Thread(target=self._loop, daemon=True,
                                           name="rounds") for _ in range(concurrent)]
@@ -373,6 +382,12 @@ class Rounds:
             thread.join()
 
     def _loop(self):
+        if self.warm_up is not None:
+            try:
+                self.warm_up()
+            except Exception:
+                log.warning("warming up a round thread failed; its first round retries",
+                            exc_info=True)
         while (calls := queued_batch(self._queue, self.largest)) is not None:
             try:
                 answers = self.handle([call.item for call in calls])
