@@ -9,6 +9,7 @@ was taken from the platform being measured. This client takes about 0.35 ms. It
 measures the same span (from sending a request to its answer's last byte) and reports
 to locust's statistics the same way.
 """
+import json
 import select
 import time
 from urllib.parse import urlsplit
@@ -94,27 +95,38 @@ class LeanHttpUser(User):
 
     def request(self, name, method, path, body=b"", headers="", judge=None):
         """Sends a request and records it in locust's statistics as `name`. Returns
-        the answer's body, or what `judge(status, body)` makes of it; judge raises
-        RequestFailed for an answer that counts as a failure. None when it failed."""
+        what `judge(status, body)` makes of the answer (by default its body, if its
+        status is 200); judge raises RequestFailed for an answer that counts as a
+        failure. None when it failed."""
         started = time.time()
+        result, failure = None, None
         try:
             status, content = self.connection.exchange(method, path, body, headers)
         except (OSError, HTTPParseError) as exc:  # refused, reset, timed out
-            status, content, failure = 0, b"", RequestFailed(f"0: {exc!r}")
-        else:
-            failure = None
+            content, failure = b"", RequestFailed(f"0: {exc!r}")
         elapsed_ms = (time.time() - started) * 1000
-        result = None
         if failure is None:
             try:
-                result = judge(status, content) if judge else content
+                result = (judge or succeeded)(status, content)
             except RequestFailed as exc:
                 failure = exc
         self.environment.events.request.fire(
             request_type=method, name=name, response_time=elapsed_ms,
             response_length=len(content), exception=failure, context={},
             response=None, url=path, start_time=started)
-        return None if failure else result
+        return result
+
+    def post_json(self, name, path, payload, judge, headers=""):
+        """request() of a POST whose body is `payload` in JSON."""
+        return self.request(name, "POST", path, json.dumps(payload).encode(),
+                            "Content-Type: application/json\r\n" + headers, judge)
+
+
+def succeeded(status, content):
+    """The body of an answer with status 200; any other is a failure."""
+    if status != 200:
+        raise refused(status, content)
+    return content
 
 
 def refused(status, content):

@@ -152,12 +152,16 @@ def reporting(reporting_service, service_config):
         yield rpc
 
 
+def gateway_container(container_factory, service_config):
+    """The gateway's container, started on a free port."""
+    return started(container_factory, GatewayService,
+                   {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+
+
 def start_gateway(container_factory, service_config):
     """Starts the gateway on a free port; returns its base URL."""
-    port = free_port()
-    started(container_factory, GatewayService,
-            {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-    return f"http://127.0.0.1:{port}"
+    container = gateway_container(container_factory, service_config)
+    return f"http://{container.config['WEB_SERVER_ADDRESS']}"
 
 
 @pytest.fixture

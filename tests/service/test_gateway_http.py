@@ -10,9 +10,8 @@ from nameko.containers import WorkerContext
 from werkzeug.wrappers import Request
 
 from gateway import http
-from gateway.service import GatewayService
 from shared.runtime import Gathered
-from tests.service.conftest import eventually, free_port, start_gateway, started
+from tests.service.conftest import eventually, gateway_container, start_gateway
 
 
 def started_gateway(container_factory, service_config):
@@ -184,8 +183,7 @@ def test_the_rounds_connect_to_their_services_as_the_gateway_starts(container_fa
                                                                      service_config):
     """Before its first request: opened at the first round, a round's proxy held that
     round's callers some 350 ms longer, while the opening burst piled up behind it."""
-    gateway = started(container_factory, GatewayService, {
-        **service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+    gateway = gateway_container(container_factory, service_config)
     rounds = [d for d in gateway.dependencies if isinstance(d, Gathered)]
     assert len(rounds) == 3
     assert eventually(lambda: all(len(r.proxies) == 1 for r in rounds))
