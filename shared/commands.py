@@ -121,7 +121,8 @@ def execute_all(log, commands):
                 command.stream_id, aggregate.version,
                 [NewEvent(event_type(e), event_data(e)) for e in aggregate.pending],
                 metadata=command.metadata or {}, idempotency_key=command.idempotency_key,
-                claims=tuple(aggregate.claims), releases=tuple(aggregate.releases)))
+                claims=tuple(aggregate.claims), releases=tuple(aggregate.releases),
+                loaded=True))
             decided.append((i, aggregate))
         todo = []
         for (i, aggregate), recorded in zip(decided, log.append_all(appends)):

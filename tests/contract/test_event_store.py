@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 import eventlet
 import pytest
+from pymongo import monitoring
 
 from shared.aggregate import Aggregate
 from shared.commands import execute, load_all
 from shared.config import ROOT
 from shared.errors import Problem, Rejected
-from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, NewEvent,
-                               UniquenessError, Upcasters, heads_pipeline)
+from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, EventStore,
+                               NewEvent, UniquenessError, Upcasters, heads_pipeline)
+from shared.mongo import connect
 
 
 def event(n, type="Happened"):
@@ -62,6 +64,46 @@ def test_a_bad_command_does_not_fail_the_others_in_its_batch(store):
     with pytest.raises(ConcurrencyError):
         stale.wait()
     assert sorted(e.position for e in store.read_all(0)) == list(range(1, 51))
+
+
+def test_an_append_at_a_loaded_version_leaves_the_clash_to_the_index(store, mongo_uri):
+    store.append("s-1", NO_STREAM, [event(1)])
+    store.append("s-2", NO_STREAM, [event(1)])
+    store.append("s-1", 1, [event(2)])  # another writer, after s-1 was loaded at 1
+    commands = Commands()
+    client = connect(mongo_uri, event_listeners=[commands])
+    loaded = EventStore(client[store.db.name])
+    try:
+        stale, fresh = loaded.append_all([
+            Append("s-1", 1, [event(3)], loaded=True),
+            Append("s-2", 1, [event(2)], loaded=True)])
+        assert isinstance(stale, ConcurrencyError)
+        assert (stale.expected, stale.actual) == (1, 2)
+        assert fresh[0].version == 2
+        commands.names.clear()
+        [appended] = loaded.append_all([Append("s-2", 2, [event(3)], loaded=True)])
+        assert appended[0].version == 3
+        assert "aggregate" not in commands.names  # no look-up of the stream's head
+    finally:
+        loaded.close()
+        client.close()
+    assert [e.data["n"] for e in store.read_stream("s-1")] == [1, 2]
+
+
+class Commands(monitoring.CommandListener):
+    """The names of the commands a client sends."""
+
+    def __init__(self):
+        self.names = []
+
+    def started(self, event):
+        self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
 
 
 def test_an_idempotency_key_records_a_command_once(store):
