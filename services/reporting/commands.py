@@ -155,12 +155,9 @@ class Reporters:
     """What the directory knows of the observers of some reports, read at once."""
 
     def __init__(self, reporting, commands):
-        ids = {c["observer_id"] for c in commands}
-        self.known = reporting.known_observers(ids)
-        self.assigned = reporting.assigned_stations(ids)
-        codes = {c.get("station_code") for c in commands} | {
-            code for codes in self.assigned.values() for code in codes}
-        self.stations = reporting.stations(codes - {None})
+        self.known, self.assigned, self.stations = reporting.reporters(
+            {c["observer_id"] for c in commands},
+            {c["station_code"] for c in commands if c.get("station_code")})
 
     def station_of(self, command):
         """(station, assigned) for an observer's report: the named station or the one
@@ -240,18 +237,18 @@ class Reads:
 
     def __init__(self, log, reporting):
         self.log, self.reporting = log, reporting
-        self._means = {}
 
     @functools.cached_property
     def checkpoints(self):
         return replay_stream(self.log, TurnoutPlan, TurnoutPlan.STREAM).checkpoints
 
+    @functools.cached_property
+    def _means(self):
+        # Nothing of the burst is appended yet: every region's curves in one look-up.
+        return self.reporting.region_mean_shares()
+
     def region_mean(self, region, checkpoint):
-        # Nothing of the burst is appended yet: one look-up per region and checkpoint.
-        key = (region, checkpoint)
-        if key not in self._means:
-            self._means[key] = self.reporting.region_mean_share(region, checkpoint)
-        return self._means[key]
+        return self._means.get((region, checkpoint))
 
 
 def report_incident(log, reporting, command, channel, idempotency_key=None):

@@ -1,0 +1,35 @@
+"""Reporting's reads for a round of reports, against the real mongod."""
+from services.reporting.projections import Reporting
+
+
+def test_a_round_reads_its_reporters_and_their_stations_at_once(db):
+    db["observers"].insert_many([
+        {"_id": "o-1", "region": "KG-C"}, {"_id": "o-2", "region": "KG-C"},
+        {"_id": "o-3", "region": "KG-Y"}, {"_id": "o-gone", "region": None}])
+    db["assignments"].insert_many([
+        {"_id": "a-1", "observer_id": "o-1", "station_code": "1002", "active": True},
+        {"_id": "a-2", "observer_id": "o-1", "station_code": "1001", "active": True},
+        {"_id": "a-3", "observer_id": "o-2", "station_code": "1003", "active": False},
+        {"_id": "a-4", "observer_id": "o-3", "station_code": "9999", "active": True},
+        {"_id": "a-5", "observer_id": "o-gone", "station_code": "1001", "active": True}])
+    db["stations"].insert_many(
+        [{"_id": code, "region": "KG-C", "district": "d"}
+         for code in ("1001", "1002", "1003", "1004")] + [{"_id": "1005", "region": None}])
+    known, assigned, stations = Reporting(db).reporters(
+        {"o-1", "o-2", "o-3", "o-gone", "o-none"}, {"1004", "1005", "0000"})
+    assert known == {"o-1", "o-2", "o-3"}
+    # An assignment to a station the directory does not know (yet) is still theirs.
+    assert assigned == {"o-1": ["1001", "1002"], "o-3": ["9999"]}
+    assert set(stations) == {"1001", "1002", "1004"}
+    assert stations["1004"] == {"code": "1004", "_id": "1004", "region": "KG-C",
+                                "district": "d"}
+    assert Reporting(db).reporters({"o-none"}) == (set(), {}, {})
+
+
+def test_region_means_are_drawn_only_where_three_stations_reported(db):
+    def curve(region, voters, registered, stations):
+        return {"_id": f"{region}:10:00", "region": region, "checkpoint": "10:00",
+                "voters": voters, "registered_voters": registered, "stations": stations}
+    db["turnout_curves"].insert_many([curve("KG-C", 300, 3000, 3), curve("KG-Y", 1, 9, 2),
+                                      curve("KG-Z", 0, 0, 3)])
+    assert Reporting(db).region_mean_shares() == {("KG-C", "10:00"): 0.1}
