@@ -75,7 +75,12 @@ def execute_all(log, commands):
     """Runs many commands (an import) with one read and one append round; returns, in
     order, each one's aggregate after it, or the exception that refused it. A command
     whose idempotency key was recorded before is answered as it was the first time,
-    without deciding again (which might now refuse it)."""
+    without deciding again (which might now refuse it).
+
+    An aggregate this process keeps is decided on before its stream's head is read:
+    one that appends is checked by its append (at the version it was kept at), and
+    only those that refused or changed nothing read their streams' heads afterwards;
+    a stream another writer moved meanwhile is read and decided on again."""
     keys = [c.idempotency_key for c in commands if c.idempotency_key]
     answered = log.answered(keys) if keys else {}
     outcomes = [None] * len(commands)
@@ -90,6 +95,7 @@ def execute_all(log, commands):
     for attempt in range(ATTEMPTS):
         loaded = {i: commands[i].loaded for i in todo
                   if attempt == 0 and commands[i].loaded is not None}
+        unsure = {}  # {command: the version of the kept aggregate it decided on}
         if attempt == 0 and aggregates is not None:
             # The first command on each stream only: the others replay it, and clash
             # as they would.
@@ -98,12 +104,13 @@ def execute_all(log, commands):
                 command = commands[i]
                 if i not in loaded and command.aggregate_cls.kept and not command.new:
                     first.setdefault(command.stream_id, i)
-            loaded.update((first[stream], aggregate) for stream, aggregate
-                          in _kept(log, aggregates, first).items())
+            for stream, aggregate in aggregates.take(first).items():
+                loaded[first[stream]] = aggregate
+                unsure[first[stream]] = aggregate.version
         unread = {commands[i].stream_id for i in todo
                   if not commands[i].new and i not in loaded}
         streams = log.read_streams(unread) if unread else {}
-        appends, decided = [], []
+        appends, decided, unchanged = [], [], []
         for n, i in enumerate(todo):
             let_others_run(n)
             command = commands[i]
@@ -113,9 +120,11 @@ def execute_all(log, commands):
                 command.decide(aggregate)
             except Rejected as exc:
                 outcomes[i] = exc
+                unchanged.append(i)
                 continue
             if not aggregate.pending:
-                outcomes[i] = _kept_after(aggregates, aggregate)
+                outcomes[i] = aggregate
+                unchanged.append(i)
                 continue
             appends.append(Append(
                 command.stream_id, aggregate.version,
@@ -124,7 +133,11 @@ def execute_all(log, commands):
                 claims=tuple(aggregate.claims), releases=tuple(aggregate.releases),
                 loaded=True))
             decided.append((i, aggregate))
-        todo = []
+        todo = _moved(log, commands, unsure, unchanged)
+        moved = set(todo)
+        for i in unchanged:
+            if i not in moved and not isinstance(outcomes[i], Exception):
+                _kept_after(aggregates, outcomes[i])
         for (i, aggregate), recorded in zip(decided, log.append_all(appends)):
             if isinstance(recorded, ConcurrencyError):
                 todo.append(i)
@@ -140,6 +153,14 @@ def execute_all(log, commands):
     for i in todo:
         outcomes[i] = ConcurrencyError(commands[i].stream_id, "loaded", "moving")
     return outcomes
+
+
+def _moved(log, commands, unsure, unchanged):
+    """Those of the `unchanged` commands (refused, or nothing to record) that decided
+    on a kept aggregate whose stream another writer has moved since."""
+    doubted = [i for i in unchanged if i in unsure]
+    heads = log.stream_heads({commands[i].stream_id for i in doubted}) if doubted else {}
+    return [i for i in doubted if heads.get(commands[i].stream_id, 0) != unsure[i]]
 
 
 def _kept(log, aggregates, stream_ids):

@@ -242,6 +242,36 @@ def test_kept_aggregates_are_loaded_without_reading_their_streams(store):
     assert load_all(store, Tally, {"tally-b"})["tally-b"].total == 100
 
 
+def test_a_kept_aggregate_that_changed_nothing_is_checked_against_its_stream(store):
+    def add_if_over(n):
+        return execute(store, Tally, "tally-1",
+                       lambda t: t.total > n and t.record(Counted(t.total + 1)))
+    execute(store, Tally, "tally-1", lambda t: t.record(Counted(1)))
+    assert add_if_over(3).total == 1  # nothing to record, as this process kept it
+    store.append("tally-1", 1, [NewEvent("Counted", {"total": 10})])  # someone else
+    # Decided first on the kept aggregate (nothing to record), then on the stream.
+    assert add_if_over(3).total == 11
+    assert [e.data["total"] for e in store.read_stream("tally-1")] == [1, 10, 11]
+
+
+def test_a_kept_aggregate_that_records_is_checked_by_its_append_alone(store, mongo_uri):
+    commands = Commands()
+    client = connect(mongo_uri, event_listeners=[commands])
+    watched = EventStore(client[store.db.name])
+    try:
+        def add(n):
+            return execute(watched, Tally, "tally-1", lambda t: t.record(Counted(t.total + n)))
+        add(1)
+        commands.names.clear()
+        assert add(2).total == 3
+        assert "aggregate" not in commands.names and "find" not in commands.names
+        store.append("tally-1", 2, [NewEvent("Counted", {"total": 100})])  # someone else
+        assert add(1).total == 101
+    finally:
+        watched.close()
+        client.close()
+
+
 def _refuse():
     raise Rejected(Problem("NO", "refused"))
 
