@@ -311,8 +311,8 @@ class EventStore:
         if keys:
             for doc in self.commands.find({"_id": {"$in": keys}}, session=session):
                 seen[doc["_id"]] = doc["event_ids"]
-        heads = self._stream_heads({r.stream_id for r in batch if thorough or not (
-            r.expected_version == NO_STREAM or r.loaded)}, session)
+        heads = self._stream_heads({r.stream_id for r in batch
+                                    if not _left_to_index(r, thorough)}, session)
         owners = self._claim_owners([r for r in batch if thorough or r.releases], session)
 
         now = datetime.now(timezone.utc)
@@ -323,8 +323,8 @@ class EventStore:
             if key in seen or key in pending_keys:
                 outcomes.append((seen.get(key) or pending_keys[key], True))
                 continue
-            head = heads.get(request.stream_id, 0 if thorough or not request.loaded
-                             else request.expected_version)
+            head = heads.get(request.stream_id, request.expected_version
+                             if _left_to_index(request, thorough) else 0)
             if request.expected_version not in (ANY, head):
                 outcomes.append(ConcurrencyError(
                     request.stream_id, request.expected_version, head))
@@ -496,6 +496,14 @@ def queued_batch(waiting, largest):
             break
         batch.append(item)
     return batch
+
+
+def _left_to_index(request, thorough):
+    """Whether the request's stream is taken to be at its expected version without
+    reading its head: a new stream, or one at the version its caller loaded, unless
+    the batch is retried thoroughly. A clash then shows on the unique (stream,
+    version) index."""
+    return not thorough and (request.expected_version == NO_STREAM or request.loaded)
 
 
 def _claim_id(namespace, value):

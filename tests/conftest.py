@@ -4,6 +4,7 @@ import os
 import uuid
 
 import pytest
+from pymongo import monitoring
 
 from deploy.broker import amqp_uri_for_vhost, create_vhost, delete_vhost, ensure_rabbitmq
 from deploy.mongod import EmbeddedMongod
@@ -48,6 +49,35 @@ def store(db):
     store.ensure_indexes()
     yield store
     store.close()
+
+
+class CommandNames(monitoring.CommandListener):
+    """The names of the commands a client sends, in order."""
+
+    def __init__(self):
+        self.names = []
+
+    def started(self, event):
+        self.names.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture
+def watched(db, mongo_uri):
+    """(an event store on `db` through a client of its own, the names of the commands
+    that client sends to mongod): for tests that count the trips a path makes."""
+    commands = CommandNames()
+    client = connect(mongo_uri, event_listeners=[commands])
+    store = EventStore(client[db.name])
+    store.ensure_indexes()
+    yield store, commands.names
+    store.close()
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,13 @@ from dataclasses import dataclass
 
 import eventlet
 import pytest
-from pymongo import monitoring
 
 from shared.aggregate import Aggregate
 from shared.commands import execute, load_all
 from shared.config import ROOT
 from shared.errors import Problem, Rejected
-from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, EventStore,
-                               NewEvent, UniquenessError, Upcasters, heads_pipeline)
-from shared.mongo import connect
+from shared.eventstore import (ANY, NO_STREAM, Append, ConcurrencyError, NewEvent,
+                               UniquenessError, Upcasters, heads_pipeline)
 
 
 def event(n, type="Happened"):
@@ -66,44 +64,22 @@ def test_a_bad_command_does_not_fail_the_others_in_its_batch(store):
     assert sorted(e.position for e in store.read_all(0)) == list(range(1, 51))
 
 
-def test_an_append_at_a_loaded_version_leaves_the_clash_to_the_index(store, mongo_uri):
+def test_an_append_at_a_loaded_version_leaves_the_clash_to_the_index(store, watched):
+    loaded, commands = watched
     store.append("s-1", NO_STREAM, [event(1)])
     store.append("s-2", NO_STREAM, [event(1)])
     store.append("s-1", 1, [event(2)])  # another writer, after s-1 was loaded at 1
-    commands = Commands()
-    client = connect(mongo_uri, event_listeners=[commands])
-    loaded = EventStore(client[store.db.name])
-    try:
-        stale, fresh = loaded.append_all([
-            Append("s-1", 1, [event(3)], loaded=True),
-            Append("s-2", 1, [event(2)], loaded=True)])
-        assert isinstance(stale, ConcurrencyError)
-        assert (stale.expected, stale.actual) == (1, 2)
-        assert fresh[0].version == 2
-        commands.names.clear()
-        [appended] = loaded.append_all([Append("s-2", 2, [event(3)], loaded=True)])
-        assert appended[0].version == 3
-        assert "aggregate" not in commands.names  # no look-up of the stream's head
-    finally:
-        loaded.close()
-        client.close()
+    stale, fresh = loaded.append_all([
+        Append("s-1", 1, [event(3)], loaded=True),
+        Append("s-2", 1, [event(2)], loaded=True)])
+    assert isinstance(stale, ConcurrencyError)
+    assert (stale.expected, stale.actual) == (1, 2)
+    assert fresh[0].version == 2
+    commands.clear()
+    [appended] = loaded.append_all([Append("s-2", 2, [event(3)], loaded=True)])
+    assert appended[0].version == 3
+    assert "aggregate" not in commands  # no look-up of the stream's head
     assert [e.data["n"] for e in store.read_stream("s-1")] == [1, 2]
-
-
-class Commands(monitoring.CommandListener):
-    """The names of the commands a client sends."""
-
-    def __init__(self):
-        self.names = []
-
-    def started(self, event):
-        self.names.append(event.command_name)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
 
 
 def test_an_idempotency_key_records_a_command_once(store):
@@ -254,22 +230,17 @@ def test_a_kept_aggregate_that_changed_nothing_is_checked_against_its_stream(sto
     assert [e.data["total"] for e in store.read_stream("tally-1")] == [1, 10, 11]
 
 
-def test_a_kept_aggregate_that_records_is_checked_by_its_append_alone(store, mongo_uri):
-    commands = Commands()
-    client = connect(mongo_uri, event_listeners=[commands])
-    watched = EventStore(client[store.db.name])
-    try:
-        def add(n):
-            return execute(watched, Tally, "tally-1", lambda t: t.record(Counted(t.total + n)))
-        add(1)
-        commands.names.clear()
-        assert add(2).total == 3
-        assert "aggregate" not in commands.names and "find" not in commands.names
-        store.append("tally-1", 2, [NewEvent("Counted", {"total": 100})])  # someone else
-        assert add(1).total == 101
-    finally:
-        watched.close()
-        client.close()
+def test_a_kept_aggregate_that_records_is_checked_by_its_append_alone(store, watched):
+    kept, commands = watched
+
+    def add(n):
+        return execute(kept, Tally, "tally-1", lambda t: t.record(Counted(t.total + n)))
+    add(1)
+    commands.clear()
+    assert add(2).total == 3
+    assert "aggregate" not in commands and "find" not in commands
+    store.append("tally-1", 2, [NewEvent("Counted", {"total": 100})])  # someone else
+    assert add(1).total == 101
 
 
 def _refuse():

@@ -2,10 +2,7 @@
 from services.reporting.commands import publish_form, submit_together
 from services.reporting.projections import Reporting
 from services.reporting.schemas import PublishForm, SubmitReport
-from shared.eventstore import EventStore
-from shared.mongo import connect
 from shared.runtime import CallersLog
-from tests.contract.test_event_store import Commands
 from tests.service.test_reporting import OPENING
 
 
@@ -42,34 +39,27 @@ def test_region_means_are_drawn_only_where_three_stations_reported(db):
     assert Reporting(db).region_mean_shares() == {("KG-C", "10:00"): 0.1}
 
 
-def test_a_round_of_reports_goes_to_mongod_five_times(db, mongo_uri):
+def test_a_round_of_reports_goes_to_mongod_five_times(db, watched):
     """Each trip to mongod waits its turn on a busy machine: a round of reports makes
-    as few as it can, however many reports it carries (the form, the directory, then
+    as few as it can, however many reports it carries (the directory, the form, then
     the append's transaction)."""
+    store, trips = watched
     db["observers"].insert_many([{"_id": f"o-{i}", "region": "KG-C"} for i in range(30)])
     db["assignments"].insert_many([{"_id": f"a-{i}", "observer_id": f"o-{i}",
                                     "station_code": f"{1000 + i}", "active": True}
                                    for i in range(30)])
     db["stations"].insert_many([{"_id": f"{1000 + i}", "region": "KG-C", "district": "d",
                                  "registered_voters": 900} for i in range(30)])
-    trips = Commands()
-    client = connect(mongo_uri, event_listeners=[trips])
-    store = EventStore(client[db.name])
-    store.ensure_indexes()
-    try:
-        log, reporting = CallersLog(store), Reporting(client[db.name])
-        form = publish_form(log, PublishForm().load(OPENING))
+    log, reporting = CallersLog(store), Reporting(store.db)
+    form = publish_form(log, PublishForm().load(OPENING))
 
-        def round_of_reports(serial):
-            return submit_together(log, reporting, [({"actor": f"o-{i}"}, SubmitReport().load({
-                "observer_id": f"o-{i}", "form_id": form.facts["form_id"],
-                "channel": "graphql", "answers": {"AA": True, "AB": 900},
-                "serial": serial}), None) for i in range(30)])
-        assert all(not isinstance(o, Exception) for o in round_of_reports("1"))
-        trips.names.clear()
-        assert all(o["changed"] for o in round_of_reports("2"))
-        assert trips.names == ["aggregate", "find", "findAndModify", "insert",
-                               "commitTransaction"]
-    finally:
-        store.close()
-        client.close()
+    def round_of_reports(serial):
+        return submit_together(log, reporting, [({"actor": f"o-{i}"}, SubmitReport().load({
+            "observer_id": f"o-{i}", "form_id": form.facts["form_id"],
+            "channel": "graphql", "answers": {"AA": True, "AB": 900},
+            "serial": serial}), None) for i in range(30)])
+    assert all(not isinstance(o, Exception) for o in round_of_reports("1"))
+    trips.clear()
+    assert all(o["changed"] for o in round_of_reports("2"))
+    assert trips == ["aggregate", "find", "findAndModify", "insert",
+                     "commitTransaction"]
